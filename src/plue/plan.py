@@ -32,16 +32,48 @@ STEP_TYPES = ("bash", "python", "llm")
 WHEN_VALUES = ("on_success", "always", "on_failure")
 
 PULL_REQUEST_TYPES = (
-    "assigned", "unassigned", "labeled", "unlabeled", "opened", "edited", "closed",
-    "reopened", "synchronize", "converted_to_draft", "ready_for_review", "locked",
-    "unlocked", "review_requested", "review_request_removed", "auto_merge_enabled",
-    "auto_merge_disabled", "milestoned", "demilestoned", "enqueued", "dequeued",
+    "assigned",
+    "unassigned",
+    "labeled",
+    "unlabeled",
+    "opened",
+    "edited",
+    "closed",
+    "reopened",
+    "synchronize",
+    "converted_to_draft",
+    "ready_for_review",
+    "locked",
+    "unlocked",
+    "review_requested",
+    "review_request_removed",
+    "auto_merge_enabled",
+    "auto_merge_disabled",
+    "milestoned",
+    "demilestoned",
+    "enqueued",
+    "dequeued",
 )
 DEFAULT_PULL_REQUEST_TYPES = ("opened", "synchronize", "reopened")
 ISSUE_TYPES = (
-    "opened", "edited", "deleted", "transferred", "pinned", "unpinned", "closed",
-    "reopened", "assigned", "unassigned", "labeled", "unlabeled", "locked", "unlocked",
-    "milestoned", "demilestoned", "typed", "untyped",
+    "opened",
+    "edited",
+    "deleted",
+    "transferred",
+    "pinned",
+    "unpinned",
+    "closed",
+    "reopened",
+    "assigned",
+    "unassigned",
+    "labeled",
+    "unlabeled",
+    "locked",
+    "unlocked",
+    "milestoned",
+    "demilestoned",
+    "typed",
+    "untyped",
 )
 ISSUE_COMMENT_TYPES = ("created", "edited", "deleted")
 DEFAULT_ISSUE_COMMENT_TYPES = ("created",)
@@ -77,28 +109,28 @@ def _api(qualname: str) -> Callable[[_F], _F]:
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             try:
-                signature.bind(*args, **kwargs)
+                return func(*args, **kwargs)
             except TypeError as exc:
+                # Only a binding error has no frame below this one; others are real errors.
+                if exc.__traceback__ is None or exc.__traceback__.tb_next is not None:
+                    raise
                 text = str(exc)
-                missing = re.search(r"missing a required argument: '(\w+)'", text)
-                unexpected = re.search(r"unexpected keyword argument '(\w+)'", text)
-                accepted = ", ".join(params)
-                if missing:
-                    raise PlanError(
-                        f"{qualname}(): missing required argument '{missing.group(1)}'"
-                    ) from None
-                if unexpected:
-                    raise PlanError(
-                        f"{qualname}(): unknown argument '{unexpected.group(1)}'"
-                        f" (accepted: {accepted})"
-                    ) from None
-                if "too many positional" in text:
-                    raise PlanError(
-                        f"{qualname}(): too many positional arguments;"
-                        f" pass options by name (accepted: {accepted})"
-                    ) from None
-                raise PlanError(f"{qualname}(): {text}") from None
-            return func(*args, **kwargs)
+            missing = re.search(
+                r"missing (?:\d+ )?required (?:positional |keyword-only )?"
+                r"arguments?: '(\w+)'",
+                text,
+            )
+            unexpected = re.search(r"unexpected keyword argument '(\w+)'", text)
+            accepted = ", ".join(params)
+            if missing:
+                raise PlanError(f"{qualname}(): missing required argument '{missing.group(1)}'")
+            if unexpected:
+                raise PlanError(f"{qualname}(): unknown argument '{unexpected.group(1)}' (accepted: {accepted})")
+            if "positional argument" in text:
+                raise PlanError(
+                    f"{qualname}(): too many positional arguments; pass options by name (accepted: {accepted})"
+                )
+            raise PlanError(f"{qualname}(): {text.split('() ', 1)[-1]}")
 
         return wrapper  # type: ignore[return-value]
 
@@ -140,9 +172,7 @@ def _optional_str_list(value: object, what: str) -> list[str] | None:
     return None if value is None else _str_list(value, what)
 
 
-def _choice_list(
-    value: object, what: str, allowed: Sequence[str], default: Sequence[str] | None
-) -> list[str] | None:
+def _choice_list(value: object, what: str, allowed: Sequence[str], default: Sequence[str] | None) -> list[str] | None:
     if value is None:
         return None if default is None else list(default)
     items = _str_list(value, what)
@@ -181,7 +211,7 @@ def _env(value: object, what: str) -> dict[str, str]:
     if type(value) is not dict:
         raise PlanError(f"{what} must be a dict of NAME: value, not {_type_name(value)}")
     env: dict[str, str] = {}
-    for key, item in value.items():  # type: ignore[attr-defined]
+    for key, item in value.items():
         if type(key) is not str or not ENV_NAME_RE.match(key):
             raise PlanError(f"{what}: '{str(key)[:40]}' is not a valid variable name (letters, digits, _)")
         if type(item) is str:
@@ -221,11 +251,11 @@ def _plain(value: object, what: str, depth: int = 0) -> Any:
 def _step_ids(value: object, what: str) -> list[str]:
     if value is None:
         return []
-    raw = [value] if type(value) in (str, Step) else value
+    raw: Any = [value] if type(value) in (str, Step) else value
     if type(raw) not in (list, tuple):
         raise PlanError(f"{what} must be a step id, a Step, or a list of them, not {_type_name(value)}")
     ids: list[str] = []
-    for item in raw:  # type: ignore[union-attr]
+    for item in raw:
         step_id = item.id if type(item) is Step else _require_str(item, f"each item of {what}")
         if step_id in ids:
             raise PlanError(f"{what} lists '{step_id}' twice")
@@ -250,8 +280,21 @@ class Step:
     """One node of the plan's DAG. Build it with `Step.bash`, `Step.python` or `Step.llm`."""
 
     __slots__ = ("_data",)
+    _data: dict[str, Any]
     _public_attrs = frozenset(
-        {"bash", "python", "llm", "id", "type", "depends_on", "env", "when", "timeout", "retries", "name"}
+        {
+            "bash",
+            "python",
+            "llm",
+            "id",
+            "type",
+            "depends_on",
+            "env",
+            "when",
+            "timeout",
+            "retries",
+            "name",
+        }
     )
 
     def __init__(self, data: dict[str, Any], token: object = None) -> None:
@@ -435,8 +478,7 @@ def _check_cron(cron: object, call: str) -> str:
     fields = expression.split()
     if len(fields) != 5:
         raise PlanError(
-            f"{call}: cron '{expression[:60]}' must have 5 fields (minute hour day month weekday),"
-            f" got {len(fields)}"
+            f"{call}: cron '{expression[:60]}' must have 5 fields (minute hour day month weekday), got {len(fields)}"
         )
     if not croniter.is_valid(expression):
         raise PlanError(f"{call}: cron '{expression[:60]}' is not a valid cron expression")
@@ -449,7 +491,7 @@ def _manual_inputs(value: object, call: str) -> dict[str, Any]:
     if type(value) is not dict:
         raise PlanError(f"{call}: inputs must be a dict of name: spec, not {_type_name(value)}")
     specs: dict[str, Any] = {}
-    for name, raw in value.items():  # type: ignore[attr-defined]
+    for name, raw in value.items():
         if type(name) is not str or not INPUT_NAME_RE.match(name):
             raise PlanError(f"{call}: '{str(name)[:40]}' is not a valid input name")
         where = f"{call}: input '{name}'"
@@ -458,7 +500,9 @@ def _manual_inputs(value: object, call: str) -> dict[str, Any]:
             raw = {"default": raw}
         unknown = set(raw) - {"type", "description", "required", "default", "options"}
         if unknown:
-            raise PlanError(f"{where}: unknown key '{sorted(unknown)[0]}' (accepted: type, description, required, default, options)")
+            raise PlanError(
+                f"{where}: unknown key '{sorted(unknown)[0]}' (accepted: type, description, required, default, options)"
+            )
         default = _plain(raw.get("default"), f"{where}: default")
         input_type = raw.get("type")
         if input_type is None:
@@ -493,8 +537,17 @@ class Trigger:
     """When a workflow runs. Build it with the `Trigger.on_*` and `Trigger.manual` constructors."""
 
     __slots__ = ("_data",)
+    _data: dict[str, Any]
     _public_attrs = frozenset(
-        {"on_push", "on_pull_request", "on_issue", "on_issue_comment", "on_schedule", "manual", "event"}
+        {
+            "on_push",
+            "on_pull_request",
+            "on_issue",
+            "on_issue_comment",
+            "on_schedule",
+            "manual",
+            "event",
+        }
     )
 
     def __init__(self, data: dict[str, Any], token: object = None) -> None:
@@ -557,7 +610,10 @@ class Trigger:
         branches: str | Sequence[str] | None = None,
         paths: str | Sequence[str] | None = None,
     ) -> Trigger:
-        """A pull request activity (default types: opened, synchronize, reopened); `branches` filters the base branch."""
+        """A pull request activity (default types: opened, synchronize, reopened).
+
+        `branches` filters the base branch; `paths` the changed files.
+        """
         call = "Trigger.on_pull_request()"
         return _new_trigger(
             {
@@ -636,6 +692,9 @@ class Plan:
     """A workflow's plan: its name, its triggers and its steps."""
 
     __slots__ = ("_data", "_steps", "_triggers")
+    _data: dict[str, Any]
+    _steps: tuple[Step, ...]
+    _triggers: tuple[Trigger, ...]
     _public_attrs = frozenset({"name", "description", "steps", "triggers", "env", "timeout"})
 
     @_api("Plan")
@@ -691,11 +750,11 @@ class Plan:
 
     @property
     def steps(self) -> tuple[Step, ...]:
-        return self._steps  # type: ignore[no-any-return]
+        return self._steps
 
     @property
     def triggers(self) -> tuple[Trigger, ...]:
-        return self._triggers  # type: ignore[no-any-return]
+        return self._triggers
 
     def to_data(self) -> dict[str, Any]:
         """The plan as plain JSON-compatible data (a fresh copy)."""
@@ -712,7 +771,7 @@ def _object_list(value: object, kind: type[_T], what: str, hint: str) -> list[_T
     if value is None:
         return []
     if type(value) in (list, tuple):
-        items = list(value)  # type: ignore[call-overload]
+        items: list[_T] = list(value)  # type: ignore[call-overload]
         for index, item in enumerate(items):
             if type(item) is not kind:
                 raise PlanError(f"{what}[{index}] is a {_type_name(item)}, expected {hint}")
@@ -725,9 +784,7 @@ def _object_list(value: object, kind: type[_T], what: str, hint: str) -> list[_T
 
 def canonical_json(data: Any) -> bytes:
     """The canonical bytes of plan data: sorted keys, no spaces, UTF-8, no NaN."""
-    return json.dumps(
-        data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    ).encode("utf-8")
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
 
 
 def content_hash(data: Any) -> str:
