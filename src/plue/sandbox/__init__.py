@@ -6,8 +6,14 @@ privileges and seccomp (`confine`, `child`), forked from warm parents (`zygote`)
 that the host drives through a pool (`pool`).
 """
 
-from plue.sandbox.pool import Evaluator, default_evaluator
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from plue.sandbox.results import Evaluation, EvaluationError, EvaluationRequest, Limits
+
+if TYPE_CHECKING:
+    from plue.sandbox.pool import Evaluator, default_evaluator
 
 __all__ = [
     "Evaluation",
@@ -17,3 +23,13 @@ __all__ = [
     "Limits",
     "default_evaluator",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # The host-side pool (threads, subprocess) is imported only by hosts: the warm
+    # parents import this package too, and every megabyte they hold makes each fork dearer.
+    if name in ("Evaluator", "default_evaluator"):
+        from plue.sandbox import pool
+
+        return getattr(pool, name)
+    raise AttributeError(f"module 'plue.sandbox' has no attribute {name!r}")
