@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from plue.plan import Plan, Step, Trigger
 from plue.registry import Registry
@@ -201,8 +202,8 @@ def unsandboxed_seconds(sources: list[bytes]) -> float:
     for source in sources:
         namespace = {"Plan": Plan, "Step": Step, "Trigger": Trigger, "__name__": "bench"}
         exec(compile(source, "bench", "exec"), namespace)
-        function = namespace["workflow"]
-        plan = function(make_ctx(None)) if function.__code__.co_argcount else function()  # type: ignore[attr-defined]
+        function: Any = namespace["workflow"]
+        plan = function(make_ctx(None)) if function.__code__.co_argcount else function()
         plan.to_data()
     return (time.perf_counter() - started) / len(sources)
 

@@ -145,7 +145,7 @@ def test_wrong_construction_fails_with_a_clear_message(build: object, message: s
 
 def test_errors_inside_the_api_are_not_disguised_as_argument_errors() -> None:
     # A TypeError raised while building (not while binding arguments) stays what it is.
-    with pytest.raises(PlanError, match="each item of Step.bash\\('x'\\): depends_on must be a string"):
+    with pytest.raises(PlanError, match=r"each item of Step\.bash\('x'\): depends_on must be a string"):
         Step.bash("x", "c", depends_on=[1])
 
 
