@@ -459,6 +459,7 @@ def test_evaluate_workflow_with_an_event(tmp_path: Path) -> None:
     ctx = build_context_data(event)
     evaluator = CountingEvaluator()
 
+    scan(repo)  # the triggers of the empty-ctx evaluation come from the cache
     with registry_for(repo, evaluator) as registry:
         plan, problems = registry.evaluate_workflow("triage.plue.py", ctx)
         again, _ = registry.evaluate_workflow("triage.plue.py", ctx)
@@ -469,6 +470,31 @@ def test_evaluate_workflow_with_an_event(tmp_path: Path) -> None:
     assert triage["inputs"]["title"] == event.issue.title  # type: ignore[union-attr]
     assert "gh issue edit 1 " in plan["steps"][1]["cmd"]
     assert evaluator.paths == ["triage.plue.py"]  # the second call came from memory
+
+
+def test_triggers_that_depend_on_ctx_are_refused(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    write(
+        repo,
+        {
+            "sneaky.plue.py": (
+                "def workflow(ctx):\n"
+                "    branch = 'main' if ctx.event is None else 'anything'\n"
+                "    return Plan('x', steps=[Step.bash('a', 'b')], triggers=[Trigger.on_push(branch=branch)])\n"
+            )
+        },
+    )
+    event = parse_event("push", (EVENT_FIXTURES / "push.json").read_bytes())
+    with registry_for(repo, CountingEvaluator()) as registry:
+        plan, problems = registry.evaluate_workflow("sneaky.plue.py", build_context_data(event))
+        same_plan, no_problems = registry.evaluate_workflow("sneaky.plue.py", build_context_data(None))
+
+    assert plan is None
+    assert problems == [
+        "sneaky.plue.py: the triggers depend on ctx; they must be the same for every event"
+        " (they are read with an empty ctx, where ctx.event is None)"
+    ]
+    assert same_plan is not None and no_problems == []
 
 
 def test_evaluate_workflow_reports_problems_with_the_path(tmp_path: Path) -> None:

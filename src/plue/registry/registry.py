@@ -238,6 +238,15 @@ class Registry:
                 self._ctx_memo[key] = outcome
                 while len(self._ctx_memo) > CTX_MEMO_SIZE:
                     self._ctx_memo.popitem(last=False)
+        if outcome.plan is not None and ctx_data is not None:
+            # Triggers are indexed from an evaluation with an empty ctx: a workflow whose
+            # triggers change with the event would be started by triggers it does not have.
+            indexed = self.load(rel)
+            if indexed.ok and indexed.triggers != outcome.plan["triggers"]:
+                return None, [
+                    f"{rel}: the triggers depend on ctx; they must be the same for every event"
+                    " (they are read with an empty ctx, where ctx.event is None)"
+                ]
         return outcome.plan, outcome.messages(rel)
 
     def relative(self, path: str | Path) -> str:
