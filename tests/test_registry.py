@@ -24,10 +24,12 @@ from workflow_repos import (
     write,
 )
 
+import plue.registry.cache as cache_module
 import plue.registry.registry as registry_module
+import plue.validation
 from plue.events import build_context_data, manual_event, parse_event, schedule_event
 from plue.registry import Registry, discover
-from plue.registry.cache import INDEX_NAME
+from plue.registry.cache import INDEX_NAME, cache_key
 from plue.registry.inputs import InputError, manual_input_specs, resolve_inputs
 from plue.registry.source import source_hash
 from plue.sandbox import Limits
@@ -434,6 +436,30 @@ def test_different_limits_use_a_different_cache(tmp_path: Path) -> None:
     scan(repo, evaluator)
 
     assert evaluator.paths == ["a.plue.py"]
+
+
+def test_editing_any_file_of_the_validation_package_changes_the_cache_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    package = Path(plue.validation.__file__).resolve().parent
+    modules = sorted(package.glob("*.py"))
+    assert {"__init__.py", "report.py", "schema.py", "fastpath.py", "graph.py"} <= {p.name for p in modules}
+    assert set(modules) <= {path.resolve() for path in cache_module._engine_files()}
+    key = cache_key(Limits())
+    real_read_bytes = Path.read_bytes
+    try:
+        for module in modules:
+
+            def edited(path: Path, module: Path = module) -> bytes:
+                return real_read_bytes(path) + (b"\n# edited\n" if path.resolve() == module else b"")
+
+            monkeypatch.setattr(Path, "read_bytes", edited)
+            cache_module.engine_fingerprint.cache_clear()
+            assert cache_key(Limits()) != key, module.name
+            monkeypatch.undo()
+        cache_module.engine_fingerprint.cache_clear()
+        assert cache_key(Limits()) == key  # and the unedited files give the same key again
+    finally:
+        monkeypatch.undo()
+        cache_module.engine_fingerprint.cache_clear()
 
 
 # --- loading one file, evaluating with a ctx -----------------------------------------------

@@ -17,20 +17,18 @@ import pytest
 from plue import Plan, Step, Trigger
 from plue.plan import STEP_TYPES, canonical_json
 from plue.validation import (
-    _FAST_CHECK,
-    _PATTERN_HINTS,
     MAX_DEPENDS_ON,
-    MAX_PROBLEMS,
     MAX_STEPS,
     PlanInvalid,
     Problem,
-    _plain_ok,
-    _plain_problems,
-    _schema_validator,
     check_plan,
     plan_schema,
     validate_plan,
 )
+from plue.validation.graph import topological_order
+from plue.validation.plain import _plain_ok, _plain_problems
+from plue.validation.report import MAX_PROBLEMS
+from plue.validation.schema import _FAST_CHECK, _PATTERN_HINTS, _schema_validator
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -534,6 +532,43 @@ def test_self_dependency_is_not_also_a_cycle() -> None:
     data = with_deps(("a", []))
     data["steps"][0]["depends_on"] = ["a"]
     assert len(messages(data)) == 1
+
+
+# --- topological order ----------------------------------------------------------------
+
+
+def ordered_ids(data: dict[str, Any]) -> list[str]:
+    return [str(step["id"]) for step in topological_order(data["steps"])]
+
+
+def test_topological_order_puts_each_step_after_its_dependencies_ties_in_plan_order() -> None:
+    data = with_deps(("deploy", ["test", "lint"]), ("test", ["build"]), ("build", []), ("lint", []))
+    assert ordered_ids(data) == ["build", "lint", "test", "deploy"]
+    assert ordered_ids(with_deps(("a", []), ("b", ["a"]), ("c", []))) == ["a", "c", "b"]  # by rounds
+
+
+def test_topological_order_of_a_realistic_plan() -> None:
+    data = realistic_plan()
+    order = topological_order(data["steps"])
+    assert sorted(map(id, order)) == sorted(map(id, data["steps"]))  # the same step objects, each once
+    position = {step["id"]: index for index, step in enumerate(order)}
+    assert all(position[dep] < position[step["id"]] for step in data["steps"] for dep in step["depends_on"])
+    assert topological_order(copy.deepcopy(data["steps"])) == order  # deterministic
+    rounds = ["checkout", "lint", "test", "report", "stats", "review", "summary", "notify", "cleanup", "deploy"]
+    assert ordered_ids(data) == rounds
+
+
+def test_topological_order_of_a_plan_listed_backwards() -> None:
+    data = chain(200)
+    data["steps"].reverse()
+    assert ordered_ids(data) == [f"s{i}" for i in range(200)]
+
+
+def test_topological_order_keeps_every_step_of_an_invalid_plan() -> None:
+    # Not a valid plan: a cycle (a, b) and an unknown dependency (zzz); the order still ends.
+    data = with_deps(("x", []), ("a", ["b"]), ("b", ["a"]), ("c", ["x", "zzz"]), ("d", ["a"]))
+    assert validate_plan(data)
+    assert ordered_ids(data) == ["x", "c", "a", "b", "d"]
 
 
 # --- output references ------------------------------------------------------------------

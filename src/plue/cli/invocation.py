@@ -19,8 +19,7 @@ from typing import Any
 
 import click
 
-from plue.events import GITHUB_EVENTS, Event, EventError, manual_event, parse_event, schedule_event
-from plue.events.model import MAX_PAYLOAD_BYTES
+from plue.events import GITHUB_EVENTS, MAX_PAYLOAD_BYTES, Event, EventError, manual_event, parse_event, schedule_event
 from plue.plan import INPUT_NAME_RE
 
 SCHEDULE_ARGS = ("cron", "scheduled_at", "repository", "default_branch", "tz")

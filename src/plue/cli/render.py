@@ -56,25 +56,12 @@ def _non_default(value: object, default: Sequence[str]) -> list[str]:
     return [] if sorted(items) == sorted(default) else items
 
 
-def topological_order(steps: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    """Steps so that each comes after its dependencies; ties keep the plan's order."""
-    by_id = {str(step["id"]): step for step in steps}
-    placed: set[str] = set()
-    order: list[Mapping[str, Any]] = []
-    remaining = list(steps)
-    while remaining:
-        ready = [s for s in remaining if all(dep in placed or dep not in by_id for dep in s["depends_on"])]
-        if not ready:  # a cycle: validation reports it; show the rest in plan order
-            ready = remaining
-        for step in ready:
-            placed.add(str(step["id"]))
-            order.append(step)
-        remaining = [s for s in remaining if str(s["id"]) not in placed]
-    return order
-
-
 def plan_tree(plan: Mapping[str, Any], path: str) -> Tree:
     """The plan as a tree: name, triggers, steps in dependency order."""
+    # Imported here, like validation in the registry: `plue workflow list` served from
+    # the cache never needs the validation package (~25 ms to import).
+    from plue.validation.graph import topological_order
+
     title = plain(plan.get("name"), "bold")
     title.append(f"  {clean(path)} · {content_hash(plan)[:12]}", style="dim")
     tree = Tree(title)

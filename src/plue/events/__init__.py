@@ -22,6 +22,7 @@ from plue.events.matching import (
 from plue.events.model import (
     EVENT_NAMES,
     GITHUB_EVENTS,
+    MAX_PAYLOAD_BYTES,
     Event,
     IssueInfo,
     PullRequestInfo,
@@ -36,6 +37,7 @@ from plue.events.model import (
 __all__ = [
     "EVENT_NAMES",
     "GITHUB_EVENTS",
+    "MAX_PAYLOAD_BYTES",
     "Event",
     "EventError",
     "IssueInfo",
