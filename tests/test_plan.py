@@ -130,6 +130,8 @@ def test_depends_on_accepts_steps_and_single_ids() -> None:
         (lambda: Trigger.manual(inputs={"env": {"type": "choice"}}), "a choice input needs options"),
         (lambda: Trigger.manual(inputs={"env": {"typ": "string"}}), "unknown key 'typ'"),
         (lambda: Trigger.manual(inputs={"x": {"options": ["a"], "default": "b"}}), "default 'b' is not one of"),
+        (lambda: Trigger.manual(inputs={"files": ["a", "b"]}), "default must be a string, not list"),
+        (lambda: Trigger.manual(inputs={"n": {"type": "number", "default": "3"}}), "default must be a number, not str"),
         (lambda: Plan(), "Plan(): missing required argument 'name'"),
         (lambda: Plan(""), "Plan(): name must not be empty"),
         (lambda: Plan("x", steps=[1]), "steps[0] is a int, expected Step.bash"),
