@@ -796,9 +796,10 @@ def test_choice_inputs() -> None:
     assert validate_plan(manual({"type": "choice", "options": ["a", "b"], "default": "b"})) == []
 
 
-def test_list_shorthand_default_from_the_api_is_caught() -> None:
-    # plan.py infers type 'string' for a list default; validation catches it.
-    data = simple_plan(triggers=[Trigger.manual({"files": ["a", "b"]})])
+def test_list_default_of_a_string_input_is_caught() -> None:
+    # The API refuses it; a hand-made (or stored) plan is caught by validation.
+    data = simple_plan(triggers=[Trigger.manual({"files": "a"})])
+    data["triggers"][0]["inputs"]["files"]["default"] = ["a", "b"]
     assert messages(data) == [
         "triggers[0]: inputs.files: the default a list does not fit type 'string'; give a string or null"
     ]

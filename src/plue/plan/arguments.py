@@ -77,6 +77,19 @@ def api(qualname: str) -> Callable[[F], F]:
 # --- argument normalisers -------------------------------------------------
 
 
+def shown(value: object) -> str:
+    """A value for an error message: plain scalars quoted (bounded), anything else by type.
+
+    Never ``str()`` of an arbitrary object: its repr may hold a memory address, which
+    would leak into messages (and, caught in workflow code, into plans).
+    """
+    if type(value) is str:
+        return repr(value[:40])
+    if value is None or type(value) in (int, bool):
+        return repr(value)
+    return f"a {type_name(value)}"
+
+
 def type_name(value: object) -> str:
     return type(value).__name__
 
@@ -150,7 +163,7 @@ def env_vars(value: object, what: str) -> dict[str, str]:
     env: dict[str, str] = {}
     for key, item in value.items():
         if type(key) is not str or not ENV_NAME_RE.match(key):
-            raise PlanError(f"{what}: '{str(key)[:40]}' is not a valid variable name (letters, digits, _)")
+            raise PlanError(f"{what}: {shown(key)} is not a valid variable name (letters, digits, _)")
         if type(item) is str:
             env[key] = item
         elif type(item) is bool:

@@ -18,6 +18,7 @@ from plue.plan.arguments import (
     optional_str,
     plain_copy,
     require_str,
+    shown,
     str_list,
     type_name,
 )
@@ -145,7 +146,7 @@ class Step:
         if type(retries) is not int or not 0 <= retries <= MAX_RETRIES:
             raise PlanError(f"{call}: retries must be a whole number from 0 to {MAX_RETRIES}")
         if when not in WHEN_VALUES:
-            raise PlanError(f"{call}: when must be one of {', '.join(WHEN_VALUES)}, not {str(when)[:40]!r}")
+            raise PlanError(f"{call}: when must be one of {', '.join(WHEN_VALUES)}, not {shown(when)}")
         return {
             "id": step_id,
             "type": step_type,

@@ -16,6 +16,7 @@ from plue.plan.arguments import (
     optional_str_list,
     plain_copy,
     require_str,
+    shown,
     str_list,
     type_name,
 )
@@ -98,7 +99,7 @@ def manual_inputs(value: object, call: str) -> dict[str, Any]:
     specs: dict[str, Any] = {}
     for name, raw in value.items():
         if type(name) is not str or not INPUT_NAME_RE.match(name):
-            raise PlanError(f"{call}: '{str(name)[:40]}' is not a valid input name")
+            raise PlanError(f"{call}: {shown(name)} is not a valid input name")
         where = f"{call}: input '{name}'"
         if type(raw) is not dict:
             # Shorthand: a plain default value.

@@ -7,6 +7,8 @@ at the workflow file's ``line:col``; engine frames never reach the author.
 
 from __future__ import annotations
 
+import codecs
+import encodings
 import json
 import os
 import re
@@ -23,6 +25,34 @@ from plue.sandbox.policy import PolicyError, compile_workflow
 from plue.sandbox.results import Limits, bounded
 
 _ADDRESS_RE = re.compile(r" at 0x[0-9a-fA-F]+")
+
+# Text encodings workflow code may use. Codec modules are imported on first use, and
+# a confined child cannot open files (RLIMIT_NOFILE): so these are loaded here, in the
+# warm parent, and any other encoding is unknown (a LookupError) instead of an OSError
+# naming a directory of the host.
+_PRELOADED_ENCODINGS = (
+    "ascii", "latin-1", "utf-8", "utf-8-sig", "utf-16", "utf-16-le", "utf-16-be", "utf-32",
+    "utf-32-le", "utf-32-be", "utf-7", "cp1252", "iso8859-15", "idna", "punycode",
+    "unicode-escape", "raw-unicode-escape",
+)  # fmt: skip
+
+
+def _confined_codec_search(name: str) -> codecs.CodecInfo | None:
+    try:
+        return encodings.search_function(name)
+    except OSError:  # its module could not be loaded: no such encoding here
+        return None
+
+
+def _prepare_codecs() -> None:
+    for name in _PRELOADED_ENCODINGS:
+        codecs.lookup(name)
+    codecs.unregister(encodings.search_function)
+    codecs.unregister(_confined_codec_search)
+    codecs.register(_confined_codec_search)
+
+
+_prepare_codecs()
 
 
 class _Raw(bytes):
@@ -43,11 +73,57 @@ class WorkflowProblem(Exception):
         self.message, self.kind, self.line, self.col = message, kind, line, col
 
 
-def _raise(exc: type[BaseException]) -> Any:
-    def handler(signum: int, frame: object) -> None:
+class _LimitState:
+    """Which limit signal interrupted workflow code, and where.
+
+    Workflow code can catch the exception a limit raises (a bare ``except:``) and go
+    on, e.g. to return a plan built from how far a loop got before the deadline: a
+    plan that depends on the machine's speed. So once a limit has interrupted the
+    evaluation, its result is that limit's error, whatever the code did next.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.running = False
+        self.fired: type[BaseException] | None = None
+        self.line: int | None = None
+
+
+def _raise(exc: type[BaseException], state: _LimitState) -> Any:
+    def handler(signum: int, frame: types.FrameType | None) -> None:
+        if not state.running:
+            return  # the evaluation is over: report what it gave
+        if state.fired is None:
+            state.fired = exc
+            while frame is not None and frame.f_code.co_filename != state.path:
+                frame = frame.f_back
+            state.line = frame.f_lineno if frame is not None else None
         raise exc()
 
     return handler
+
+
+def _limit_error(state: _LimitState, limits: Limits, result: dict[str, Any]) -> dict[str, Any]:
+    error = result.get("error")
+    kind = "timeout" if state.fired is WallClockExpired else "cpu"
+    if type(error) is dict and error.get("kind") == kind:
+        return result  # the limit's own exception ended the evaluation: it has the position
+    message = _describe(state.fired() if state.fired else WallClockExpired(), limits)[1]
+    error = {"kind": kind, "message": message, "line": state.line, "col": None}
+    return {"ok": False, "error": error, "printed": result.get("printed", "")}
+
+
+# C0/C1 control characters (terminal escapes), but tab and newline.
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _clean_text(text: str) -> str:
+    """Text for the host: lone surrogates (not encodable, so a UTF-8 write in the host would
+    fail) and control characters (terminal escapes) become visible escapes."""
+    if text.isascii() and text.isprintable():
+        return text
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return _CONTROL_RE.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
 
 
 def _position(exc: BaseException, path: str) -> tuple[int | None, int | None]:
@@ -91,7 +167,8 @@ def _describe(exc: BaseException, limits: Limits) -> tuple[str, str]:
             "RecursionError: maximum recursion depth exceeded (a function calling itself forever?)",
         )
     try:
-        text = str(exc)
+        # An OSError here comes from the confinement; its file name is a path of the host.
+        text = str(exc.strerror) if isinstance(exc, OSError) and exc.strerror else str(exc)
     except BaseException:
         text = ""
     name = type(exc).__name__
@@ -140,7 +217,7 @@ def evaluate(source: bytes, path: str, ctx_data: Any, limits: Limits) -> dict[st
         kind, message = _describe(exc, limits)
         line, col = _position(exc, path)
         error = {"kind": kind, "message": message, "line": line, "col": col}
-    error["message"] = bounded(str(error["message"]))
+    error["message"] = bounded(_clean_text(str(error["message"])))
     return {"ok": False, "error": error, "printed": printer()}
 
 
@@ -167,11 +244,21 @@ def run(result_fd: int, path: str, source: bytes, ctx_data: Any, limits: Limits,
                 },
             }
         else:
-            signal.signal(signal.SIGALRM, _raise(WallClockExpired))
-            signal.signal(signal.SIGXCPU, _raise(CpuLimitExpired))
+            state = _LimitState(path)
+            signal.signal(signal.SIGALRM, _raise(WallClockExpired, state))
+            signal.signal(signal.SIGXCPU, _raise(CpuLimitExpired, state))
+            state.running = True
             signal.setitimer(signal.ITIMER_REAL, max(0.05, limits.wall_seconds - 0.25))
-            result = evaluate(source, path, ctx_data, limits)
-            signal.setitimer(signal.ITIMER_REAL, 0)
+            try:
+                result = evaluate(source, path, ctx_data, limits)
+            except (WallClockExpired, CpuLimitExpired):
+                result = {"ok": False}  # the signal came just as evaluate() returned
+            finally:
+                state.running = False
+                signal.setitimer(signal.ITIMER_REAL, 0)
+            if state.fired is not None:
+                result = _limit_error(state, limits, result)
+            result["printed"] = _clean_text(str(result.get("printed") or ""))
         payload = _serialise(result)
         view = memoryview(payload)
         while view:

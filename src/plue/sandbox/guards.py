@@ -7,7 +7,9 @@ exceptions (but their ``args``), type objects — has no readable attributes, so
 no chain of attribute reads can reach interpreter internals, whatever its names.
 Formatting is guarded too: only plain data may become text, because the repr of
 anything else shows a memory address (an information leak and a source of
-nondeterministic plans).
+nondeterministic plans). For the same reason sets may only hold values that hash
+by value, exceptions caught by workflow code lose addresses from their messages,
+and a caught MemoryError goes on (see the sections below).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import builtins
 import functools
 import operator
+import re
 import string
 import unicodedata
 from collections.abc import Callable, Iterable
@@ -24,7 +27,7 @@ from RestrictedPython.Guards import guarded_iter_unpack_sequence, guarded_unpack
 
 from plue.plan import Plan, PlanError, Step, Trigger
 from plue.sandbox.context import ReadOnly
-from plue.sandbox.policy import AUG_ITEM, FORMAT_VALUE, SAFE_MOD
+from plue.sandbox.policy import AUG_ITEM, CAUGHT, CHECK_SET, FORMAT_VALUE, SAFE_MOD, SET_OPERATOR
 
 
 class SandboxViolation(Exception):
@@ -63,6 +66,8 @@ _MAX_PLAIN_DEPTH = 100
 
 
 def _kind(value: object) -> str:
+    if type(value) is PlueFacade:
+        return "the plue module"
     if callable(value) and not isinstance(value, type):
         return "a function"
     return f"a {type(value).__name__}"
@@ -160,6 +165,22 @@ def safe_format(value: object, spec: str = "") -> str:
 _FORMATTER = string.Formatter()
 
 
+def _check_format_fields(template: str, depth: int = 0) -> None:
+    # Only field *names* are looked up ("{0.x}", "{0[k]}"); a '.' in a format spec is a
+    # precision ("{:.2f}"). Specs may hold nested fields ("{0:{1}}"): check those names too.
+    # (Fix: the spec used to be refused for any '.', so "{:.2f}".format(x) failed.)
+    if depth > 2:
+        raise ValueError("Max string recursion exceeded")
+    for _, field, spec, _ in _FORMATTER.parse(template):
+        if field and ("." in field or "[" in field):
+            raise SandboxViolation(
+                "format fields with '.' or '[' are not allowed in workflow files;"
+                " look the value up first and pass it in"
+            )
+        if spec and "{" in spec:
+            _check_format_fields(spec, depth + 1)
+
+
 def safe_str_format(template: str, *args: Any, **kwargs: Any) -> str:
     """``str.format`` on plain values only, with no ``.attr`` or ``[key]`` in fields.
 
@@ -168,13 +189,7 @@ def safe_str_format(template: str, *args: Any, **kwargs: Any) -> str:
     """
     if type(template) is not str:
         raise TypeError("format() needs a string template")
-    for _, field, spec, _ in _FORMATTER.parse(template):
-        for part in (field, spec):
-            if part and ("." in part or "[" in part):
-                raise SandboxViolation(
-                    "format fields with '.' or '[' are not allowed in workflow files;"
-                    " look the value up first and pass it in"
-                )
+    _check_format_fields(template)
     for value in (*args, *kwargs.values()):
         _require_plain(value, "format()")
     return template.format(*args, **kwargs)
@@ -208,6 +223,8 @@ _MISSING = object()
 
 
 def _plain_attr(obj: object, name: str) -> Any:
+    if name in _SET_GROWERS and (type(obj) in _SET_TYPES or obj in _SET_TYPES):
+        return _set_method(obj, name)
     if name in _UNSAFE_PLAIN_ATTRS:
         if name == "format" and (type(obj) is str):
             return functools.partial(safe_str_format, obj)
@@ -230,19 +247,22 @@ def guarded_getattr(obj: object, name: str, default: Any = _MISSING) -> Any:
     if type(obj) is TypeAlias:
         obj = obj.real
     kind = type(obj)
+    allowed: frozenset[str] | None = None
     try:
         if kind in PLAIN_TYPES or (kind is type and obj in PLAIN_TYPES):
             return _plain_attr(obj, name)
         if kind in _FACADE_TYPES or (kind is type and obj in _FACADE_CLASSES):
             allowed = obj._public_attrs  # type: ignore[attr-defined]
-            if name not in allowed:
-                return _missing(obj, name, default, allowed)
-            return getattr(obj, name)
-        if isinstance(obj, BaseException) and name == "args":
+            if name in allowed:
+                return getattr(obj, name)
+        elif isinstance(obj, BaseException) and name == "args":
             return obj.args
     except AttributeError:
         # Re-raised fresh: the original carries `.obj`, the real object it was looked up on.
         return _missing(obj, name, default, ())
+    if allowed is not None:
+        # (Fix: this used to be raised inside the try above, caught, and re-raised without the hint.)
+        return _missing(obj, name, default, allowed)
     raise SandboxViolation(f"attribute '{name[:40]}' of {_kind(obj)} is not available in workflow files")
 
 
@@ -253,6 +273,7 @@ def _missing(obj: object, name: str, default: Any, allowed: Iterable[str]) -> An
         raise AttributeError(obj.describe_missing(name))
     hint = f" (available: {', '.join(sorted(allowed))})" if allowed else ""
     owner = obj.__name__ if isinstance(obj, type) else type(obj).__name__
+    owner = "plue" if type(obj) is PlueFacade else owner  # the facade's class name means nothing to authors
     raise AttributeError(f"'{owner}' has no attribute '{name[:40]}'{hint}")
 
 
@@ -289,7 +310,10 @@ _INPLACE: dict[str, Callable[[Any, Any], Any]] = {
 
 
 def inplace_var(op: str, target: Any, value: Any) -> Any:
-    return _INPLACE[op](target, value)
+    result = _INPLACE[op](target, value)
+    if op in ("|=", "&=", "-=", "^=") and (type(target) in _VIEW_TYPES or type(value) in _VIEW_TYPES):
+        check_set(result)  # a dict view gives a new set (see set_operator)
+    return result
 
 
 def aug_item(container: Any, key: Any, op: str, value: Any) -> None:
@@ -298,6 +322,133 @@ def aug_item(container: Any, key: Any, op: str, value: Any) -> None:
 
 def apply(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     return func(*args, **kwargs)
+
+
+# --- exceptions caught by workflow code ------------------------------------
+
+_ADDRESS_RE = re.compile(r" at 0x[0-9a-fA-F]+")
+
+
+def scrub_caught(exc: object) -> None:
+    """Run first in every ``except`` block of workflow code (the policy inserts the call).
+
+    Some messages quote the repr of a value, memory address included: CPython's
+    ``[].index(f)`` says "<function f at 0x7f…> is not in list", and plan errors
+    quote ``str()`` of a bad argument. Read through ``e.args`` or ``str(e)``, that
+    was an address leak and a nondeterministic plan; the address is cut out here,
+    before workflow code can see the exception.
+
+    A MemoryError is not caught at all: the memory limit ends the evaluation, like
+    the time limits; a plan built from how much could be allocated before it would
+    depend on the machine. An OSError loses its file names (host paths).
+    """
+    if not isinstance(exc, BaseException):
+        return
+    if isinstance(exc, MemoryError):
+        raise exc
+    if isinstance(exc, OSError):
+        # Only the confinement raises these here; their file names are paths of the host.
+        del exc.filename, exc.filename2  # (None would still be shown as "None")
+    args = exc.args
+    if any(type(arg) is str and "0x" in arg for arg in args):
+        exc.args = tuple(_ADDRESS_RE.sub("", arg) if type(arg) is str else arg for arg in args)
+
+
+# --- sets --------------------------------------------------------------------
+# A set's iteration order follows its elements' hashes. Strings and numbers hash by
+# value (strings with the fixed PYTHONHASHSEED); functions, types, plans, exceptions,
+# NaN… hash by memory address, which differs between evaluator processes. A set of
+# those iterates in a different order from run to run (and its order leaks
+# addresses), so such sets cannot be made: every way of putting elements into a set
+# is checked (displays and comprehensions via the policy, set()/frozenset(),
+# type(s)(...), the growing methods, and set operators applied to dict views).
+# None is let through: it hashes by address on 3.11 too (a constant from 3.12 on),
+# but it is a static object whose low address bits the loader fixes, so only huge
+# sets or long collision chains could see the difference, and `{None, "x"}` is common.
+
+_SET_TYPES = (set, frozenset)
+_VIEW_TYPES: tuple[type, ...] = (type({}.keys()), type({}.items()))
+_STABLE_HASH_TYPES: tuple[type, ...] = (
+    str, bytes, int, bool, float, complex, range, type(None), Step, Trigger, ReadOnly,
+)  # fmt: skip
+# Methods that put new elements into a set (the others only keep or drop elements).
+_SET_GROWERS = frozenset({"add", "update", "union", "symmetric_difference", "symmetric_difference_update"})
+
+
+def _require_stable(value: object) -> None:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind is tuple or kind is frozenset:
+            stack.extend(item)  # type: ignore[arg-type]
+        elif kind not in _STABLE_HASH_TYPES or (kind in (float, complex) and item != item):  # NaN
+            what = "NaN" if kind in (float, complex) else _kind(item)
+            raise SandboxViolation(
+                f"a set cannot hold {what} in workflow files: the order of such a set changes from run to"
+                " run; sets can hold strings, numbers and tuples of them (use a list or a dict)"
+            )
+
+
+def check_set(value: Any) -> Any:
+    """Guard for a set display or comprehension (and any new set): stable elements only."""
+    if type(value) in _SET_TYPES:
+        for item in value:
+            _require_stable(item)
+    return value
+
+
+def _stable_items(iterable: Any) -> list[Any]:
+    items = list(iterable)
+    for item in items:
+        _require_stable(item)
+    return items
+
+
+def _make_set(*args: Any) -> set[Any]:
+    return set(*(_stable_items(arg) for arg in args))
+
+
+def _make_frozenset(*args: Any) -> frozenset[Any]:
+    return frozenset(*(_stable_items(arg) for arg in args))
+
+
+def _set_method(owner: object, name: str) -> Callable[..., Any]:
+    """A set method that puts elements in, checking them first (`owner` is a set or the set type)."""
+    method = getattr(owner, name)
+    unbound = isinstance(owner, type)
+
+    def call(*args: Any) -> Any:
+        head, rest = (args[:1], args[1:]) if unbound else ((), args)
+        if name == "add":
+            for item in rest:
+                _require_stable(item)
+        else:
+            rest = tuple(_stable_items(arg) for arg in rest)
+        return method(*head, *rest)
+
+    call.__name__ = call.__qualname__ = name
+    return call
+
+
+SAFE_SET = TypeAlias(set, _make_set)
+SAFE_FROZENSET = TypeAlias(frozenset, _make_frozenset)
+
+_SET_OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
+    "|": operator.or_, "&": operator.and_, "-": operator.sub, "^": operator.xor,
+}  # fmt: skip
+
+
+def set_operator(left: Any, op: str, right: Any) -> Any:
+    """``a | b``, ``a & b``, ``a - b``, ``a ^ b`` (the policy routes them here).
+
+    Numbers and sets pass straight through; a dict view on either side makes a
+    new set of dict keys or items, which are checked like any other set.
+    """
+    result = _SET_OPERATORS[op](left, right)
+    if type(left) in _VIEW_TYPES or type(right) in _VIEW_TYPES:
+        check_set(result)
+    return result
 
 
 # --- builtins ----------------------------------------------------------------
@@ -325,6 +476,8 @@ def safe_type(*args: Any) -> Any:
     kind = type(args[0])
     if kind is str:
         return SAFE_STR
+    if kind in _SET_TYPES:
+        return SAFE_SET if kind is set else SAFE_FROZENSET
     if kind in PLAIN_TYPES or kind in _FACADE_CLASSES:
         return kind
     raise SandboxViolation(f"type() of {_kind(args[0])} is not available in workflow files")
@@ -345,10 +498,15 @@ class PrintCollector:
         self.parts: list[str] = []
         self.size = 0
 
-    def _call_print(self, *objects: Any, sep: str = " ", end: str = "\n", **_: Any) -> None:
+    def _call_print(self, *objects: Any, sep: Any = " ", end: Any = "\n", **_: Any) -> None:
         for value in objects:
             _require_plain(value, "print()")
-        text = str(sep).join(str(value) for value in objects) + str(end)
+        # sep and end become text too; str() of a function there showed its memory address.
+        sep = " " if sep is None else sep
+        end = "\n" if end is None else end
+        if type(sep) is not str or type(end) is not str:
+            raise TypeError("print(): sep and end must be strings")
+        text = sep.join(str(value) for value in objects) + end
         if self.size < self.limit:
             self.parts.append(text[: self.limit - self.size])
             self.size += len(text)
@@ -369,12 +527,26 @@ _SAFE_BUILTIN_NAMES = (
 )  # fmt: skip
 
 
+# Messages name the builtin the author called ("getattr() missing 1 required positional
+# argument"), not the guard standing in for it.
+for _guard, _builtin in (
+    (guarded_getattr, "getattr"), (guarded_hasattr, "hasattr"), (safe_isinstance, "isinstance"),
+    (safe_issubclass, "issubclass"), (safe_type, "type"), (safe_repr, "repr"), (safe_ascii, "ascii"),
+    (safe_format, "format"), (safe_import, "__import__"), (safe_str_format, "format"),
+    (safe_str_format_map, "format_map"), (_safe_str_call, "str"), (_make_set, "set"),
+    (_make_frozenset, "frozenset"),
+):  # fmt: skip
+    _guard.__name__ = _guard.__qualname__ = _builtin
+
+
 def make_globals(print_collector: PrintCollector, ctx: Any) -> dict[str, Any]:
     """The module globals of an evaluation: guarded builtins, the API, and guard hooks."""
     safe_builtins: dict[str, Any] = {name: getattr(builtins, name) for name in _SAFE_BUILTIN_NAMES}
     safe_builtins.update(
         {
             "str": SAFE_STR,
+            "set": SAFE_SET,
+            "frozenset": SAFE_FROZENSET,
             "repr": safe_repr,
             "ascii": safe_ascii,
             "format": safe_format,
@@ -405,4 +577,7 @@ def make_globals(print_collector: PrintCollector, ctx: Any) -> dict[str, Any]:
         FORMAT_VALUE: format_value,
         SAFE_MOD: safe_mod,
         AUG_ITEM: aug_item,
+        CAUGHT: scrub_caught,
+        CHECK_SET: check_set,
+        SET_OPERATOR: set_operator,
     }

@@ -24,6 +24,10 @@ from plue.sandbox.results import Limits, bounded
 FORMAT_VALUE = "_plue_format_value_"
 SAFE_MOD = "_plue_mod_"
 AUG_ITEM = "_plue_aug_item_"
+CAUGHT = "_plue_caught_"
+CAUGHT_NAME = "_plue_exc_"  # binds the exception of a handler written without `as name`
+CHECK_SET = "_plue_check_set_"
+SET_OPERATOR = "_plue_set_operator_"
 
 FACADE_NAMES = frozenset({"Plan", "Step", "Trigger", "PlanError"})
 
@@ -130,6 +134,7 @@ class WorkflowPolicy(RestrictingNodeTransformer):
         self.limits = limits
         self.nodes = 0
         self.depth = 0
+        self._membership_sets: set[int] = set()
 
     def visit(self, node: ast.AST) -> Any:
         # The caps are checked on the way down, before anything deep is recursed into.
@@ -152,6 +157,10 @@ class WorkflowPolicy(RestrictingNodeTransformer):
 
     # RestrictedPython reports "Line N: msg" strings; keep positions instead.
     def error(self, node: ast.AST, info: str) -> None:
+        # Authors do not know RestrictedPython; say what it means for them.
+        info = info.replace(
+            ", that is forbidden to access in RestrictedPython", "; workflow files cannot inspect frames"
+        )
         line = getattr(node, "lineno", None)
         col = getattr(node, "col_offset", None)
         self.problems.append((info, line, None if col is None else col + 1))
@@ -172,6 +181,9 @@ class WorkflowPolicy(RestrictingNodeTransformer):
         return super().visit_Import(node)
 
     def visit_ImportFrom(self, node: ast.ImportFrom) -> Any:
+        if node.module == "__future__" and not node.level and all(a.name == "annotations" for a in node.names):
+            # Type hints are dropped anyway; the directive commonly written with them is too.
+            return _located(ast.Pass(), node)
         if node.level or node.module != "plue":
             module = "." * node.level + (node.module or "")
             self.error(
@@ -224,6 +236,39 @@ class WorkflowPolicy(RestrictingNodeTransformer):
         if isinstance(node.op, ast.Mod):
             # "%s" % obj formats like str(): guarded the same way.
             return _call(SAFE_MOD, [node.left, node.right], node)
+        if type(node.op) in _SET_OPERATORS:
+            # dict_view | x makes a set of dict keys: checked like other sets (see guards).
+            return _call(SET_OPERATOR, [node.left, ast.Constant(_SET_OPERATORS[type(node.op)]), node.right], node)
+        return node
+
+    def visit_Set(self, node: ast.Set) -> Any:
+        # The order of a set of functions, types, None… differs between processes:
+        # every set display is checked (see guards.check_set), except the operand of an
+        # `in` test, where order cannot be observed (`x in {None, ""}`).
+        node = self.node_contents_visit(node)
+        if id(node) in self._membership_sets:
+            return node
+        return _call(CHECK_SET, [node], node)
+
+    def visit_SetComp(self, node: ast.SetComp) -> Any:
+        visited: ast.expr = super().visit_SetComp(node)  # type: ignore[assignment]
+        return _call(CHECK_SET, [visited], node)
+
+    def visit_Compare(self, node: ast.Compare) -> Any:
+        for op, comparator in zip(node.ops, node.comparators, strict=True):
+            if isinstance(op, (ast.In, ast.NotIn)) and isinstance(comparator, ast.Set):
+                self._membership_sets.add(id(comparator))
+        return super().visit_Compare(node)
+
+    def visit_ExceptHandler(self, node: ast.ExceptHandler) -> Any:
+        node = self.node_contents_visit(node)
+        self.check_name(node, node.name)  # as RestrictedPython's visit_ExceptHandler
+        # `except E as e:` -> first statement `_plue_caught_(e)` (a bare `except:` binds a
+        # hidden name for it): addresses are cut out of the exception's message before
+        # workflow code can read it, and a MemoryError goes on (see guards.scrub_caught).
+        node.name = node.name or CAUGHT_NAME
+        caught = _call(CAUGHT, [_located(ast.Name(node.name, ast.Load()), node)], node)
+        node.body.insert(0, _located(ast.Expr(value=caught), node))
         return node
 
     def visit_AugAssign(self, node: ast.AugAssign) -> Any:
@@ -242,6 +287,8 @@ class WorkflowPolicy(RestrictingNodeTransformer):
         self.error(node, "match statements are not allowed in workflow files; use if/elif")
         return node
 
+
+_SET_OPERATORS = {ast.BitOr: "|", ast.BitAnd: "&", ast.Sub: "-", ast.BitXor: "^"}
 
 _AUG_OPERATORS = {
     ast.Add: "+=", ast.Sub: "-=", ast.Mult: "*=", ast.Div: "/=", ast.Mod: "%=",

@@ -12,9 +12,11 @@ import atexit
 import json
 import os
 import queue
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterable, Mapping
@@ -32,17 +34,17 @@ _START_TIMEOUT = 30.0
 _SLACK_SECONDS = 10.0  # beyond the child's own wall limit, before we give up on a parent
 
 
-def _parent_command() -> tuple[list[str], dict[str, str]]:
+def _parent_command(workdir: str) -> tuple[list[str], dict[str, str]]:
     source_root = str(Path(plue.__file__).resolve().parent.parent)
     env = {"PYTHONHASHSEED": HASH_SEED, "PYTHONPATH": source_root, "PYTHONDONTWRITEBYTECODE": "1"}
-    return [sys.executable, "-s", "-m", "plue.sandbox.zygote"], env
+    return [sys.executable, "-s", "-m", "plue.sandbox.zygote", workdir], env
 
 
 class _Parent:
     """One warm evaluator parent process and its pipes."""
 
-    def __init__(self) -> None:
-        command, env = _parent_command()
+    def __init__(self, workdir: str) -> None:
+        command, env = _parent_command(workdir)
         self.process = subprocess.Popen(
             command,
             stdin=subprocess.PIPE,
@@ -87,6 +89,21 @@ def _signal_name(number: int) -> str:
         return f"signal {number}"
 
 
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _parse_child_output(output: bytes) -> Any:
+    """The child's JSON, or None. A child is untrusted once workflow code ran in it:
+    refuse NaN/Infinity and survive hostile nesting instead of trusting its bytes."""
+    if not output:
+        return None
+    try:
+        return json.loads(output, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError):
+        return None
+
+
 def _interpret(path: str, outcome: dict[str, Any], output: bytes, limits: Limits) -> Evaluation:
     """Turn the parent's report on a child into an `Evaluation`."""
 
@@ -95,12 +112,7 @@ def _interpret(path: str, outcome: dict[str, Any], output: bytes, limits: Limits
 
     if outcome.get("too_large"):
         return failed("limit", f"evaluation produced more than {limits.max_plan_bytes} bytes of plan")
-    result: dict[str, Any] | None = None
-    if output:
-        try:
-            result = json.loads(output)
-        except ValueError:
-            result = None
+    result = _parse_child_output(output)
     if type(result) is dict:
         printed = str(result.get("printed") or "")
         if result.get("ok") is True and type(result.get("plan")) is dict:
@@ -153,6 +165,9 @@ class Evaluator:
         self._started = False
         self._closed = False
         self._executor: ThreadPoolExecutor | None = None
+        # The children's empty working directory; the host owns it, so it is removed
+        # even when a parent is killed.
+        self._workdir: str | None = None
 
     def __enter__(self) -> Evaluator:
         return self
@@ -166,7 +181,8 @@ class Evaluator:
                 raise RuntimeError("this Evaluator is closed")
             if self._started:
                 return
-            parents = [_Parent() for _ in range(self.workers)]
+            self._workdir = tempfile.mkdtemp(prefix="plue-eval-")
+            parents = [_Parent(self._workdir) for _ in range(self.workers)]
             for parent in parents:
                 self._all.append(parent)
                 self._idle.put(parent)
@@ -193,11 +209,15 @@ class Evaluator:
             for parent in self._all:
                 parent.close()
             self._all.clear()
+            if self._workdir is not None:
+                shutil.rmtree(self._workdir, ignore_errors=True)
+                self._workdir = None
 
     def _replace(self, parent: _Parent) -> _Parent:
         parent.process.kill()
         parent.close()
-        fresh = _Parent()
+        assert self._workdir is not None
+        fresh = _Parent(self._workdir)
         with self._lock:
             self._all = [p for p in self._all if p is not parent] + [fresh]
         return fresh

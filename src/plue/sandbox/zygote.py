@@ -102,7 +102,9 @@ def main() -> None:
         return
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the host decides when we stop
     sys.stdout = sys.stderr  # stray prints must never corrupt the protocol
-    workdir = tempfile.mkdtemp(prefix="plue-eval-")
+    # The children's working directory: given (and removed) by the host; else our own.
+    owned = len(sys.argv) < 2
+    workdir = tempfile.mkdtemp(prefix="plue-eval-") if owned else sys.argv[1]
     try:
         _warm_up(workdir)
         write_frames(STDOUT, json.dumps({"ready": True, "seccomp": SECCOMP_AVAILABLE}).encode())
@@ -115,7 +117,8 @@ def main() -> None:
             outcome, output = evaluate_one(header, source, workdir)
             write_frames(STDOUT, json.dumps(outcome).encode(), output)
     finally:
-        os.rmdir(workdir)
+        if owned:
+            os.rmdir(workdir)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,6 @@
+# technique: appending to `plan.steps` (a tuple) after validation
+# expect: runtime
+def workflow():
+    plan = Plan("x")
+    plan.steps.append(Step.bash("a", "echo"))  # <-
+    return plan

@@ -1,0 +1,5 @@
+# technique: `setattr(Plan, ...)`
+# expect: forbidden
+def workflow():
+    setattr(Plan, "name", "x")  # <-
+    return Plan("x")

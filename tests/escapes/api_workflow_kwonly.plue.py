@@ -1,0 +1,4 @@
+# technique: `workflow(*, ctx)` asking for keyword arguments
+# expect: plan
+def workflow(*, ctx):  # <-
+    return Plan("x")

@@ -1,0 +1,4 @@
+# technique: `'a' * 10**10`
+# expect: memory
+def workflow():
+    return Plan("a" * 10**10)  # <-

@@ -1,0 +1,4 @@
+# technique: `compile` builtin, to compile code
+# expect: forbidden
+def workflow():
+    return Plan(compile("1", "f", "eval"))  # <-

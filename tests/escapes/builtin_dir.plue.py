@@ -1,0 +1,4 @@
+# technique: `dir` builtin, to list names
+# expect: forbidden
+def workflow():
+    return Plan(dir())  # <-

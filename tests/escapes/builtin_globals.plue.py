@@ -1,0 +1,4 @@
+# technique: `globals` builtin, to reach the module namespace
+# expect: forbidden
+def workflow():
+    return Plan(globals()["__builtins__"])  # <-

@@ -1,0 +1,5 @@
+# technique: `print(function)`: printing writes str() of the value
+# expect: forbidden
+def workflow():
+    print(workflow)  # <-
+    return Plan("x")

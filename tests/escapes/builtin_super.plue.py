@@ -1,0 +1,4 @@
+# technique: `super` builtin, to class machinery
+# expect: forbidden
+def workflow():
+    return Plan(super())  # <-

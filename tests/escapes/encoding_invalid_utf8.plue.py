@@ -1,0 +1,4 @@
+# technique: invalid UTF-8 bytes in the source
+# expect: input
+def workflow():
+    return Plan('ÿþ')  # <-

@@ -1,0 +1,4 @@
+# technique: `ascii()` of an iterator object
+# expect: forbidden
+def workflow():
+    return Plan(ascii(iter([1])))  # <-

@@ -1,0 +1,4 @@
+# technique: `format(function, '')`
+# expect: forbidden
+def workflow():
+    return Plan(format(workflow, ""))  # <-

@@ -1,0 +1,4 @@
+# technique: `str()` of a function
+# expect: forbidden
+def workflow():
+    return Plan(str(workflow))  # <-

@@ -1,0 +1,7 @@
+# technique: `from importlib import import_module`
+# expect: forbidden
+from importlib import import_module  # <-
+
+
+def workflow():
+    return import_module("subprocess")

@@ -1,0 +1,7 @@
+# technique: `import plue.sandbox` to reach the sandbox itself
+# expect: forbidden
+import plue.sandbox  # <-
+
+
+def workflow():
+    return plue.sandbox.guards

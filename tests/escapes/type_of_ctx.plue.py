@@ -1,0 +1,4 @@
+# technique: `type(ctx)` to reach the ctx class
+# expect: forbidden
+def workflow(ctx):
+    return type(ctx)  # <-

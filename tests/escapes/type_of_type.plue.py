@@ -1,0 +1,4 @@
+# technique: `type(Step)` (the metaclass)
+# expect: forbidden
+def workflow():
+    return type(Step)  # <-
