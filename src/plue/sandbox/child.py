@@ -20,7 +20,8 @@ from plue.plan import Plan, PlanError, canonical_json
 from plue.sandbox.confine import RESULT_FD, confine
 from plue.sandbox.context import make_ctx
 from plue.sandbox.convert import NotPlainData, PlanTooLarge, plan_to_data
-from plue.sandbox.guards import PrintCollector, SandboxViolation, make_globals
+from plue.sandbox.facade import SandboxViolation
+from plue.sandbox.namespace import PrintCollector, make_globals
 from plue.sandbox.policy import PolicyError, compile_workflow
 from plue.sandbox.results import Limits, bounded
 

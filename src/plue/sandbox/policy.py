@@ -20,7 +20,7 @@ from RestrictedPython.transformer import RestrictingNodeTransformer
 
 from plue.sandbox.results import Limits, bounded
 
-# Names of the runtime helpers the rewritten code calls (see guards.py).
+# Names of the runtime helpers the rewritten code calls (see namespace.py).
 FORMAT_VALUE = "_plue_format_value_"
 SAFE_MOD = "_plue_mod_"
 AUG_ITEM = "_plue_aug_item_"
@@ -237,13 +237,13 @@ class WorkflowPolicy(RestrictingNodeTransformer):
             # "%s" % obj formats like str(): guarded the same way.
             return _call(SAFE_MOD, [node.left, node.right], node)
         if type(node.op) in _SET_OPERATORS:
-            # dict_view | x makes a set of dict keys: checked like other sets (see guards).
+            # dict_view | x makes a set of dict keys: checked like other sets (see sets.py).
             return _call(SET_OPERATOR, [node.left, ast.Constant(_SET_OPERATORS[type(node.op)]), node.right], node)
         return node
 
     def visit_Set(self, node: ast.Set) -> Any:
         # The order of a set of functions, types, None… differs between processes:
-        # every set display is checked (see guards.check_set), except the operand of an
+        # every set display is checked (see sets.check_set), except the operand of an
         # `in` test, where order cannot be observed (`x in {None, ""}`).
         node = self.node_contents_visit(node)
         if id(node) in self._membership_sets:
