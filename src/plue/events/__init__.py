@@ -10,6 +10,7 @@ Floor 1: imports nothing of plue but `plue.plan`.
 """
 
 from plue.events.errors import EventError
+from plue.events.github import parse_event
 from plue.events.globs import Pattern, PatternFilter, compile_filter, compile_pattern
 from plue.events.matching import (
     Match,
@@ -22,17 +23,13 @@ from plue.events.matching import (
 from plue.events.model import (
     EVENT_NAMES,
     GITHUB_EVENTS,
-    MAX_PAYLOAD_BYTES,
     Event,
     IssueInfo,
     PullRequestInfo,
     build_context_data,
-    load_payload,
-    manual_event,
-    normalize_cron,
-    parse_event,
-    schedule_event,
 )
+from plue.events.payloads import MAX_PAYLOAD_BYTES, load_payload
+from plue.events.synthetic import manual_event, normalize_cron, schedule_event
 
 __all__ = [
     "EVENT_NAMES",

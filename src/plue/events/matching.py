@@ -33,7 +33,8 @@ from typing import Any, NamedTuple
 
 from plue.events.errors import EventError, quote, type_name
 from plue.events.globs import PatternFilter, compile_filter
-from plue.events.model import LABEL_ACTIONS, Event, normalize_cron
+from plue.events.model import LABEL_ACTIONS, Event
+from plue.events.synthetic import normalize_cron
 from plue.plan import (
     DEFAULT_ISSUE_COMMENT_TYPES,
     DEFAULT_PULL_REQUEST_TYPES,
