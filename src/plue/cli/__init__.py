@@ -1,8 +1,11 @@
 """The ``plue`` command line (see `plue.cli.app` for the exit codes)."""
 
 from plue.cli.app import cli, main
+from plue.cli.run_commands import run_group, run_workflow
 from plue.cli.workflow_commands import workflow
 
+workflow.add_command(run_workflow)
 cli.add_command(workflow)
+cli.add_command(run_group)
 
 __all__ = ["cli", "main"]

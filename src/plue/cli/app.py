@@ -4,10 +4,11 @@ Exit codes (the same for every command):
 - 0: the command did its job (a listing or a match report is a success even when it
   shows broken workflows);
 - 1: the workflows checked have problems (lint found some, a plan did not
-  evaluate or validate), or plue failed unexpectedly;
+  evaluate or validate), a run did not succeed, or plue failed unexpectedly;
 - 2: the command line cannot be used: a bad option, a missing or wrong path, a
-  malformed ``--input``, an event payload that cannot be read or is not a valid event;
-- 130: interrupted.
+  malformed ``--input``, an event payload that cannot be read or is not a valid event,
+  an unknown run, a missing secret;
+- 130: interrupted (Ctrl-C during ``plue workflow run`` cancels the run first).
 """
 
 from __future__ import annotations
@@ -96,7 +97,7 @@ def _silence_stdout() -> None:
 
 
 EXIT_CODES = (
-    "Exit codes: 0 done; 1 the workflows have problems (or plue failed);"
+    "Exit codes: 0 done; 1 the workflows have problems, a run failed (or plue failed);"
     " 2 the command line cannot be used; 130 interrupted."
 )
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 import sys
 
 import click
+from rich import box
 from rich.console import Console, RenderableType
+from rich.table import Table
 from rich.text import Text
 
 # When stdout is not a terminal, lines are never wrapped or cut: scripts read them.
@@ -79,3 +81,15 @@ class Output:
 
     def error(self, text: str) -> None:
         click.echo(clean(text), err=True)
+
+
+def new_table(out: Output, *columns: str) -> Table:
+    """A table of plain rows: off a terminal, no box drawing, so each row is one line."""
+    table = Table(box=box.SIMPLE_HEAD if out.is_terminal else None, pad_edge=False)
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    return table
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"

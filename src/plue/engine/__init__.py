@@ -1,8 +1,16 @@
 """The executor: walks a plan's DAG, runs steps through `StepExecutor`s, reports to a `Sink`.
 
-Public API (being built): `Engine`, and the event and executor types re-exported here.
+Public API: `Engine`, and the event and executor types re-exported here.
+
+Modules, one concept each: ``events`` (statuses, log lines, events, `Sink`),
+``executor`` (`StepContext`, `StepResult`, `StepExecutor`), ``engine`` (the run
+loop: scheduling, retries, timeouts, cancellation), ``dag`` (nodes and the
+``when`` gate), ``emitter`` (ordered, batched emission to the sink),
+``templating`` (output references), ``outputs`` (``$PLUE_OUTPUT`` files),
+``masking`` (secrets), ``retry`` (backoff), ``environment`` (a step's env).
 """
 
+from plue.engine.engine import Engine
 from plue.engine.events import (
     EngineEvent,
     LogLine,
@@ -21,6 +29,7 @@ from plue.engine.events import (
 from plue.engine.executor import StepContext, StepExecutor, StepResult
 
 __all__ = [
+    "Engine",
     "EngineEvent",
     "LogLine",
     "RunFinished",

@@ -97,9 +97,17 @@ class StepFinished:
 
 @dataclass(frozen=True)
 class StepSkipped:
+    """A step that will not run (again): its final status without an attempt of its own.
+
+    `status` is SKIPPED when a dependency's result or `when` ruled it out, or
+    CANCELLED when the run was cancelled (or timed out) before the step started,
+    or while it waited to retry.
+    """
+
     step_id: str
-    reason: str  # e.g. "dependency 'test' failed"
+    reason: str  # e.g. "dependency 'test' failed", "the run was cancelled"
     at: float
+    status: StepStatus = StepStatus.SKIPPED  # skipped | cancelled
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,151 @@
+"""The tables, as SQLAlchemy Core metadata (the migrations in `migrations/versions` must match them).
+
+Timestamps are float UNIX epoch seconds (UTC by definition), as the engine reports
+them: one representation from the engine to the JSON output, no time zones to get
+wrong. JSON is JSONB on PostgreSQL and text on SQLite.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+# The same status strings as `plue.engine.events` (the store may not import the engine).
+RUN_STATUSES = ("queued", "running", "success", "failed", "cancelled", "interrupted")
+STEP_STATUSES = ("pending", "running", "success", "failed", "skipped", "cancelled", "timed_out")
+
+# Explicit constraint names: the same on both databases, and stable for later migrations.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+# Python None is SQL NULL (not the JSON 'null'), so "no event" reads back as None on both databases.
+Json = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
+# 64-bit on PostgreSQL; on SQLite only INTEGER PRIMARY KEY is the fast rowid alias.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(value) for value in values)})"
+
+
+workflows = Table(
+    "workflows",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("path", Text, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("content_hash", Text, nullable=False),
+    Column("plan", Json, nullable=False),
+    Column("created_at", Double, nullable=False),
+    UniqueConstraint("path", "content_hash"),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("workflow_id", Integer, ForeignKey("workflows.id"), nullable=False, index=True),
+    # Copied from the workflow so listing and filtering need no join.
+    Column("workflow_path", Text, nullable=False),
+    Column("workflow_name", Text, nullable=False),
+    Column("plan", Json, nullable=False),
+    Column("event_name", Text),
+    Column("event", Json),
+    Column("inputs", Json, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    # A rerun outlives the run it reran if that one is deleted.
+    Column("parent_run_id", Integer, ForeignKey("runs.id", ondelete="SET NULL"), index=True),
+    Column("created_at", Double, nullable=False),
+    Column("started_at", Double),
+    Column("finished_at", Double),
+    Column("error", Text),
+    Column("owner", Text),  # host:pid:process-start-time of the process executing it
+    Column("cancel_requested", Boolean, nullable=False),
+    CheckConstraint(_in("status", RUN_STATUSES), name="status"),
+    # list_runs: newest first, optionally by status or workflow; recovery: running runs.
+    Index(None, "status", "id"),
+    Index(None, "workflow_path", "id"),
+    Index(None, "workflow_name", "id"),
+    # Run ids are what users type: never hand out a deleted run's id again.
+    sqlite_autoincrement=True,
+)
+
+steps = Table(
+    "steps",
+    metadata,
+    Column("id", BigId, primary_key=True),
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("step_id", Text, nullable=False),
+    Column("position", Integer, nullable=False),  # index in the plan's steps: plan order
+    Column("attempt", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("exit_code", Integer),
+    Column("outputs", Json, nullable=False),
+    Column("error", Text),
+    Column("reason", Text),  # why it was skipped
+    Column("reused", Boolean, nullable=False),
+    Column("started_at", Double),
+    Column("finished_at", Double),
+    Column("extra", Json),
+    CheckConstraint(_in("status", STEP_STATUSES), name="status"),
+    # Every attempt keeps its row; this key also serves "all steps of a run".
+    UniqueConstraint("run_id", "step_id", "attempt"),
+)
+
+log_lines = Table(
+    "log_lines",
+    metadata,
+    Column("id", BigId, primary_key=True),  # commit order: the read_logs cursor
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("step_id", Text, nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("stream", Text, nullable=False),
+    Column("at", Double, nullable=False),
+    Column("text", Text, nullable=False),
+    # A batch delivered twice is stored once.
+    UniqueConstraint("run_id", "step_id", "attempt", "seq"),
+    # read_logs pages by id after a cursor, for a whole run or one step.
+    Index(None, "run_id", "id"),
+    Index(None, "run_id", "step_id", "id"),
+)
+
+llm_usage = Table(
+    "llm_usage",
+    metadata,
+    Column("id", BigId, primary_key=True),
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("step_id", Text, nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("model", Text, nullable=False),
+    Column("input_tokens", BigInteger, nullable=False),
+    Column("output_tokens", BigInteger, nullable=False),
+    Column("cache_read_tokens", BigInteger, nullable=False),
+    Column("cache_write_tokens", BigInteger, nullable=False),
+    Column("cost_usd", Double, nullable=False),
+    Column("at", Double, nullable=False),
+    Index(None, "run_id", "step_id", "attempt"),
+)

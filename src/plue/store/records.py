@@ -1,0 +1,105 @@
+"""What the store hands back: frozen records with stable field names, and their `--json` form.
+
+Times are float UNIX epoch seconds (None until they happen).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    """One attempt of one step."""
+
+    id: str
+    attempt: int
+    status: str  # pending | running | success | failed | skipped | cancelled | timed_out
+    exit_code: int | None
+    outputs: dict[str, str]
+    error: str | None
+    reason: str | None  # why it was skipped
+    started_at: float | None
+    finished_at: float | None
+    reused: bool  # a rerun carried a success over instead of running it again
+    extra: dict[str, Any] | None  # executor details (llm text, output, usage); not in to_json
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "status": self.status,
+            "exit_code": self.exit_code,
+            "outputs": self.outputs,
+            "attempt": self.attempt,
+            "error": self.error,
+            "reason": self.reason,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "reused": self.reused,
+        }
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    id: int
+    workflow_id: int
+    workflow_path: str
+    workflow_name: str
+    status: str  # queued | running | success | failed | cancelled | interrupted
+    event_name: str | None
+    event: dict[str, Any] | None  # the event payload
+    inputs: dict[str, Any]
+    plan: dict[str, Any]
+    attempt: int  # 1, or the parent's attempt + 1 for a rerun
+    parent_run_id: int | None
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+    error: str | None
+    owner: str | None  # host:pid:process-start-time of the process executing it
+    cancel_requested: bool
+    steps: tuple[StepRecord, ...]  # the latest attempt of each step, in plan order
+    attempts: tuple[StepRecord, ...]  # every attempt: plan order, then attempt
+
+    def to_json(self) -> dict[str, Any]:
+        """The run for `--json` output: the event by name only (payloads can be large), steps' latest attempts."""
+        return {
+            "id": self.id,
+            "workflow": {"id": self.workflow_id, "path": self.workflow_path, "name": self.workflow_name},
+            "status": self.status,
+            "event": self.event_name,
+            "inputs": self.inputs,
+            "created_at": self.created_at,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "error": self.error,
+            "attempt": self.attempt,
+            "parent_run_id": self.parent_run_id,
+            "cancel_requested": self.cancel_requested,
+            "steps": [step.to_json() for step in self.steps],
+        }
+
+
+@dataclass(frozen=True)
+class LogRecord:
+    id: int  # the cursor for read_logs(after=...)
+    run_id: int
+    step_id: str
+    attempt: int
+    seq: int  # from 1 per step attempt
+    stream: str
+    at: float
+    text: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "run_id": self.run_id,
+            "step_id": self.step_id,
+            "attempt": self.attempt,
+            "seq": self.seq,
+            "stream": self.stream,
+            "at": self.at,
+            "text": self.text,
+        }

@@ -1,0 +1,257 @@
+"""`Store`: the synchronous, thread-safe facade over run storage.
+
+Each method is one short transaction, committed before it returns: the engine
+announces a transition only after the store call returns. Threads share the
+engine's connection pool; nothing else in a `Store` changes after `open`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from plue.store import logs, migrate, recovery, runs
+from plue.store.database import WRITE_OPTION, make_engine, resolve_url, write_lock
+from plue.store.errors import StoreError, StoreUnavailable
+from plue.store.logs import LogLineTuple
+from plue.store.records import LogRecord, RunRecord
+from plue.store.values import clean_json, clean_optional
+
+
+class Store:
+    """Runs, steps and logs in SQLite (default) or PostgreSQL. Make one with `Store.open`."""
+
+    def __init__(self, engine: Engine, url: str, write_lock: AbstractContextManager[Any] | None = None) -> None:
+        self.url = url  # for messages: the password is hidden
+        self._engine = engine
+        # Write transactions take SQLite's write lock up front (see `database`)...
+        self._writer = engine.execution_options(**{WRITE_OPTION: True})
+        # ...after this process's other writers of the same file (see `database.write_lock`).
+        self._write_lock = nullcontext() if write_lock is None else write_lock
+        self._log_inserter = logs.LogInserter(engine.dialect.name)
+
+    @classmethod
+    def open(cls, repo: Path | None = None, url: str | None = None) -> Store:
+        """Open (creating and migrating) the database, then mark runs whose process died `interrupted`.
+
+        `url` wins over $PLUE_DATABASE_URL, which wins over SQLite in `<repo>/.plue/plue.db`
+        (`repo` defaults to the working directory).
+        """
+        resolved = resolve_url(repo, url)
+        store = cls(make_engine(resolved), resolved.render_as_string(hide_password=True), write_lock(resolved))
+        try:
+            with store._errors():
+                migrate.upgrade(store._writer)
+            store.recover_interrupted()
+        except BaseException:
+            store.close()
+            raise
+        return store
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Store({self.url!r})"
+
+    # --- transactions --------------------------------------------------------------
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        """Driver errors as `StoreError`s: callers need not know SQLAlchemy."""
+        try:
+            yield
+        except OperationalError as exc:
+            raise StoreUnavailable(f"database {self.url}: {_first_line(exc.orig)}") from exc
+        except DBAPIError as exc:
+            raise StoreError(f"database {self.url}: {_first_line(exc.orig)}") from exc
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        with self._errors(), self._write_lock, self._writer.begin() as connection:
+            yield connection
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with self._errors(), self._engine.begin() as connection:
+            yield connection
+
+    # --- workflows and runs ------------------------------------------------------
+
+    def upsert_workflow(self, path: str, name: str, content_hash: str, plan: dict[str, Any]) -> int:
+        """The id of this version of a workflow file, stored on first sight."""
+        with self._write() as connection:
+            return runs.upsert_workflow(connection, path, name, content_hash, plan)
+
+    def create_run(
+        self,
+        *,
+        workflow_id: int,
+        plan: dict[str, Any],
+        event_name: str | None,
+        event: dict[str, Any] | None,
+        inputs: dict[str, Any],
+        parent_run_id: int | None = None,
+    ) -> int:
+        """A new `queued` run with every plan step `pending` (attempt 1). A rerun has its parent's attempt + 1."""
+        with self._write() as connection:
+            return runs.create_run(
+                connection,
+                workflow_id=workflow_id,
+                plan=plan,
+                event_name=event_name,
+                event=event,
+                inputs=inputs,
+                parent_run_id=parent_run_id,
+            )
+
+    def start_run(self, run_id: int, owner: str | None = None, *, at: float | None = None) -> None:
+        """queued → running, owned by `owner` (default: this process, see `recovery.process_owner`)."""
+        owner = recovery.process_owner() if owner is None else owner
+        with self._write() as connection:
+            runs.start_run(connection, run_id, owner, time.time() if at is None else at)
+
+    def finish_run(self, run_id: int, status: str, error: str | None, at: float) -> None:
+        """queued/running → success | failed | cancelled (| interrupted)."""
+        with self._write() as connection:
+            runs.finish_run(connection, run_id, status, error, at)
+
+    def request_cancel(self, run_id: int) -> bool:
+        """Ask the run's executor to cancel it; False if the run is not queued or running."""
+        with self._write() as connection:
+            return runs.request_cancel(connection, run_id)
+
+    def cancel_requested(self, run_id: int) -> bool:
+        with self._read() as connection:
+            return runs.cancel_requested(connection, run_id)
+
+    # --- steps -----------------------------------------------------------------------
+
+    def step_started(self, run_id: int, step_id: str, attempt: int, at: float) -> None:
+        with self._write() as connection:
+            runs.update_step(
+                connection, run_id, step_id, attempt, {"status": "running", "started_at": at, "finished_at": None}
+            )
+
+    def step_finished(
+        self,
+        run_id: int,
+        step_id: str,
+        attempt: int,
+        *,
+        status: str,
+        exit_code: int | None,
+        outputs: dict[str, str],
+        error: str | None,
+        started_at: float,
+        finished_at: float,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        runs.check_step_status(status)
+        values = {
+            "status": status,
+            "exit_code": exit_code,
+            "outputs": clean_json(outputs),
+            "error": clean_optional(error),
+            "started_at": started_at,
+            "finished_at": finished_at,
+            "extra": clean_json(extra),
+        }
+        with self._write() as connection:
+            runs.update_step(connection, run_id, step_id, attempt, values)
+
+    def step_skipped(self, run_id: int, step_id: str, reason: str, at: float) -> None:
+        values = {"status": "skipped", "reason": clean_optional(reason), "finished_at": at}
+        with self._write() as connection:
+            runs.update_latest_step(connection, run_id, step_id, values)
+
+    def step_reused(self, run_id: int, step_id: str, outputs: dict[str, str], exit_code: int | None, at: float) -> None:
+        """On a rerun: the step's earlier success is carried over, not run again."""
+        values = {
+            "status": "success",
+            "reused": True,
+            "outputs": clean_json(outputs),
+            "exit_code": exit_code,
+            "finished_at": at,
+        }
+        with self._write() as connection:
+            runs.update_latest_step(connection, run_id, step_id, values)
+
+    # --- logs --------------------------------------------------------------------------
+
+    def append_logs(self, run_id: int, lines: Sequence[LogLineTuple]) -> None:
+        """Store `(step_id, attempt, seq, stream, at, text)` lines in one transaction; lines already stored are
+        ignored. For a stream of lines use a `LogWriter`."""
+        if not lines:
+            return
+        with self._write() as connection:
+            self._log_inserter.insert(connection, run_id, lines)
+
+    def read_logs(
+        self,
+        run_id: int,
+        *,
+        step_id: str | None = None,
+        attempt: int | None = None,
+        after: int = 0,
+        limit: int = 10_000,
+    ) -> list[LogRecord]:
+        """Lines whose id is above `after`, in commit order: poll with the last `LogRecord.id` seen.
+
+        Commit order is (attempt, seq) order within a step attempt, as long as one writer per run
+        stores its lines in order (the `LogWriter`); on PostgreSQL, concurrent writers of one run
+        could commit a lower id after a follower read past it.
+        """
+        _check_limit(limit)
+        with self._read() as connection:
+            return logs.read_logs(connection, run_id, step_id=step_id, attempt=attempt, after=after, limit=limit)
+
+    # --- reading runs --------------------------------------------------------------------
+
+    def get_run(self, run_id: int) -> RunRecord | None:
+        with self._read() as connection:
+            return runs.get_run(connection, run_id)
+
+    def list_runs(self, *, workflow: str | None = None, status: str | None = None, limit: int = 50) -> list[RunRecord]:
+        """Newest first; `workflow` matches a workflow's path or its name."""
+        _check_limit(limit)
+        with self._read() as connection:
+            return runs.list_runs(connection, workflow=workflow, status=status, limit=limit)
+
+    # --- recovery --------------------------------------------------------------------------
+
+    def recover_interrupted(self) -> list[int]:
+        """Mark `interrupted` the running runs of this host whose process died; return their ids."""
+        with self._read() as connection:
+            dead = recovery.find_dead_runs(connection)
+        recovered = []
+        for run_id, owner in dead:
+            with self._write() as connection:
+                if recovery.mark_interrupted(connection, run_id, owner):
+                    recovered.append(run_id)
+        return recovered
+
+
+def _check_limit(limit: int) -> None:
+    if limit < 1:
+        raise ValueError(f"limit must be at least 1, not {limit}")
+
+
+def _first_line(error: BaseException | None) -> str:
+    text = str(error).strip() if error is not None else "unknown error"
+    return text.splitlines()[0] if text else type(error).__name__
