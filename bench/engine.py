@@ -12,6 +12,9 @@ with `subprocess` directly, sequentially and N-way parallel on threads (N =
 a bash step starts). A chain is compared with the sequential floor, the other
 workloads with the parallel one. Overhead per step = (engine time - floor) / steps.
 
+Also shown: the engine alone, with an executor that starts no process (its
+bookkeeping per step: scheduling, events, templating, environment, outputs).
+
 Targets: < 2 ms overhead per step on the 1,000-step fan-out; peak RSS < 150 MB.
 
 Usage: uv run python bench/engine.py [--parallel 2] [--repeat 3]
@@ -20,6 +23,7 @@ Usage: uv run python bench/engine.py [--parallel 2] [--repeat 3]
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import shutil
 import subprocess
@@ -31,7 +35,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from plue.engine import Engine, EngineEvent, RunStatus, StepLogs
+from plue.engine import Engine, EngineEvent, RunStatus, StepContext, StepExecutor, StepLogs, StepResult, StepStatus
 from plue.plan import Plan, Step
 from plue.steps import default_executors
 
@@ -99,9 +103,19 @@ def spawn_floor(argv: list[str], count: int, parallel: int, step_like: bool) -> 
     return time.perf_counter() - start
 
 
-def run_engine(plan: dict[str, Any], parallel: int, workspace: Path) -> tuple[float, CountingSink]:
+class NoProcess:
+    """An executor that starts nothing: what is left is the engine's own work per step."""
+
+    def run(self, context: StepContext) -> StepResult:
+        return StepResult(StepStatus.SUCCESS, exit_code=0)
+
+
+def run_engine(
+    plan: dict[str, Any], parallel: int, workspace: Path, executors: dict[str, StepExecutor] | None = None
+) -> tuple[float, CountingSink]:
     sink = CountingSink()
-    engine = Engine(plan, default_executors(), sink, run_id="bench", workspace=workspace, max_parallel=parallel)
+    executors = executors or default_executors()
+    engine = Engine(plan, executors, sink, run_id="bench", workspace=workspace, max_parallel=parallel)
     start = time.perf_counter()
     status = engine.run()
     elapsed = time.perf_counter() - start
@@ -142,7 +156,9 @@ def main() -> None:
     workspace = Path(tempfile.mkdtemp(prefix="plue-bench-"))
     try:
         run_engine(fan_out(20), parallel, workspace)  # warm up imports and the page cache
+        load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
         print(f"engine bench: bash steps running `true`, max_parallel={parallel}, best of {repeat} rounds")
+        print(f"{os.cpu_count()} CPUs, load average {load} (the floors move with it: compare within a row)")
         print()
         columns = (
             "workload",
@@ -189,6 +205,10 @@ def main() -> None:
             " bash true = `bash -eo pipefail -c true`\nwith pipes and a new session (the process a bash step"
             " starts). over = engine - floor per step; x = engine / floor."
         )
+        print()
+        for name, plan, steps, floor_parallel in workloads:
+            alone = min(run_engine(plan, floor_parallel, workspace, {"bash": NoProcess()})[0] for _ in range(repeat))
+            print(f"engine alone, {name}: {alone / steps * 1e6:.0f} us/step (an executor that starts no process)")
         print()
         times = []
         for _ in range(repeat):

@@ -139,6 +139,19 @@ def test_a_queued_run_can_be_finished_cancelled(store: Store) -> None:
     assert run is not None and (run.status, run.started_at, run.finished_at) == ("cancelled", None, 5.0)
 
 
+def test_a_step_that_never_started_is_skipped_or_cancelled(store: Store) -> None:
+    run_id = new_run(store)
+    store.step_skipped(run_id, STEP_IDS[0], "dependency 'x' failed", at=3.0)
+    store.step_skipped(run_id, STEP_IDS[1], "the run was cancelled", at=4.0, status="cancelled")
+    with pytest.raises(ValueError, match="skipped or cancelled"):
+        store.step_skipped(run_id, STEP_IDS[1], "no", at=4.0, status="success")
+    run = store.get_run(run_id)
+    assert run is not None
+    steps = {step.id: (step.status, step.reason) for step in run.steps}
+    assert steps[STEP_IDS[0]] == ("skipped", "dependency 'x' failed")
+    assert steps[STEP_IDS[1]] == ("cancelled", "the run was cancelled")
+
+
 def test_every_attempt_keeps_its_row(store: Store) -> None:
     run_id = new_run(store)
     for attempt, status in ((1, "failed"), (2, "timed_out"), (3, "success")):

@@ -34,12 +34,15 @@ writer = LogWriter(store, run_id, max_batch=1000)
 writer.write([("test", 1, seq, "stdout", 3.0, f"line {seq}") for seq in range(1, 5001)])
 writer.flush()
 print("ready", run_id, flush=True)
+if sys.argv[2:] == ["--keep-writing"]:
+    for first in range(5001, 10**9, 100):  # until killed, mid-batch or mid-commit
+        writer.write([("test", 1, seq, "stdout", 3.0, f"line {seq}") for seq in range(first, first + 100)])
 sys.stdin.readline()  # until killed
 """
 
 
-def start_doomed(url: str) -> tuple[subprocess.Popen[str], int]:
-    process = run_python(DOOMED, url)
+def start_doomed(url: str, *args: str) -> tuple[subprocess.Popen[str], int]:
+    process = run_python(DOOMED, url, *args)
     assert process.stdout is not None
     word, run_id = process.stdout.readline().split()
     assert word == "ready"
@@ -73,6 +76,22 @@ def test_a_killed_run_is_interrupted_on_the_next_open(db_url: str) -> None:
         # Every committed log line survived the kill.
         assert [record.seq for record in reopened.read_logs(run_id)] == list(range(1, 5001))
         assert reopened.recover_interrupted() == []  # nothing left to recover
+
+
+def test_a_run_killed_while_writing_keeps_a_whole_prefix_of_its_lines(db_url: str) -> None:
+    process, run_id = start_doomed(db_url, "--keep-writing")
+    with Store.open(url=db_url) as watcher:
+        # Kill it once its writer is committing after "ready" (polling here, as a follower would).
+        while len(watcher.read_logs(run_id, after=0, limit=6000)) < 6000:
+            assert process.poll() is None
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    with Store.open(url=db_url) as reopened:
+        run = reopened.get_run(run_id)
+        assert run is not None and run.status == "interrupted"
+        seqs = [record.seq for record in reopened.read_logs(run_id, limit=10**8)]
+        # Batches are transactions: what is stored is every line up to some point, none torn or missing.
+        assert len(seqs) >= 6000 and seqs == list(range(1, len(seqs) + 1))
 
 
 def test_recovery_judges_owners(store: Store) -> None:

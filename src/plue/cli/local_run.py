@@ -78,8 +78,8 @@ class StoreSink:
                     finished_at=finished.finished_at,
                     extra=finished.extra or None,
                 )
-            case StepSkipped(step_id=step_id, reason=reason, at=at):
-                store.step_skipped(run_id, step_id, reason, at)
+            case StepSkipped(step_id=step_id, reason=reason, at=at, status=status):
+                store.step_skipped(run_id, step_id, reason, at, status=str(status))
             case StepReused(step_id=step_id, outputs=outputs, exit_code=exit_code, at=at):
                 store.step_reused(run_id, step_id, outputs, exit_code, at)
             case RunFinished(status=status, error=error, at=at):

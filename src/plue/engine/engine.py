@@ -119,8 +119,7 @@ class Engine:
         missing = sorted({str(node.step["type"]) for node in self._nodes} - set(executors))
         if missing:
             raise ValueError(f"no executor for step type {', '.join(map(repr, missing))}")
-        by_id = {node.id: node for node in self._nodes}
-        unknown = sorted(set(reuse or {}) - set(by_id))
+        unknown = sorted(set(reuse or {}) - {node.id for node in self._nodes})
         if unknown:
             raise ValueError(f"reuse names steps that are not in the plan: {', '.join(unknown)}")
         bad_names = sorted(name for name in secrets or {} if not ENV_NAME_RE.match(name))
@@ -160,7 +159,10 @@ class Engine:
     # --- public -----------------------------------------------------------------
 
     def cancel(self) -> None:
-        """Cancel the run: running steps are killed, the others end as cancelled. Any thread; idempotent."""
+        """Cancel the run: running steps are killed, the others end as cancelled.
+
+        Idempotent; safe from any thread and from a signal handler (it sets a flag and posts a message).
+        """
         if not self._cancel_requested:
             self._cancel_requested = True
             self._inbox.put(_CANCEL)

@@ -42,8 +42,9 @@ class LogInserter:
 
 
 def _copy(connection: Connection, rows: list[tuple[int, str, int, int, str, float, str]]) -> bool:
-    """COPY the rows (several times faster than INSERT on PostgreSQL); False if some are stored already
-    (a batch delivered again), and then nothing is: the caller inserts them one by one, skipping those."""
+    """COPY the rows (twice as fast as INSERT on PostgreSQL); False if that failed, typically because some
+    are stored already (a batch delivered again): then none is, and the caller's INSERT … ON CONFLICT DO
+    NOTHING stores the others (or reports the error through SQLAlchemy)."""
     import psycopg
 
     dbapi_connection = connection.connection.dbapi_connection
@@ -57,7 +58,6 @@ def _copy(connection: Connection, rows: list[tuple[int, str, int, int, str, floa
             for row in rows:
                 copy.write_row(row)
     except psycopg.Error:
-        # A duplicate, or another error that the INSERT will then report through SQLAlchemy.
         return False
     return True
 

@@ -175,8 +175,11 @@ class Store:
         with self._write() as connection:
             runs.update_step(connection, run_id, step_id, attempt, values)
 
-    def step_skipped(self, run_id: int, step_id: str, reason: str, at: float) -> None:
-        values = {"status": "skipped", "reason": clean_optional(reason), "finished_at": at}
+    def step_skipped(self, run_id: int, step_id: str, reason: str, at: float, status: str = "skipped") -> None:
+        """A step that never started: `skipped` (its dependencies decided), or `cancelled` (the run was)."""
+        if status not in ("skipped", "cancelled"):
+            raise ValueError(f"a step that never started is skipped or cancelled, not {status!r}")
+        values = {"status": status, "reason": clean_optional(reason), "finished_at": at}
         with self._write() as connection:
             runs.update_latest_step(connection, run_id, step_id, values)
 

@@ -5,6 +5,10 @@ the step's reader, never drops a line), so at most `max_queue + max_batch` lines
 are held. Each batch is one transaction; a batch that fails because the database is
 unavailable is retried (inserts are idempotent), and an error that persists is
 raised by the next `write`, `flush` or `close`.
+
+Give each step attempt's lines in seq order (read_logs pages in commit order), and
+`close()` the writer (or use it as a context manager): its thread is a daemon, and
+lines still queued when the process exits are lost.
 """
 
 from __future__ import annotations
