@@ -12,22 +12,19 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
+from process_support import in_background, process_gone, wait_until
 
 from plue.engine import StepContext, StepResult, StepStatus, Stream
 from plue.steps import LLM_UNAVAILABLE, BashExecutor, PythonExecutor, UnavailableLlmExecutor, default_executors, process
 from plue.steps.lines import MAX_LINE_BYTES, LineSplitter
 
 # --- helpers ----------------------------------------------------------------------
-
-T = TypeVar("T")
 
 
 @dataclass
@@ -58,44 +55,6 @@ def attempt(workspace: Path, step: dict[str, Any], *, deadline: float | None = N
 def run_bash(workspace: Path, cmd: str, **options: Any) -> tuple[StepResult, Attempt]:
     current = attempt(workspace, {"type": "bash", "cmd": cmd}, **options)
     return BashExecutor(kill_grace=1.0).run(current.context), current
-
-
-def wait_until(condition: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.01)
-
-
-@contextmanager
-def in_background(work: Callable[[], T], stop: Callable[[], None]) -> Iterator[list[T]]:
-    """Run `work` on a daemon thread; the block's end waits for it (bounded).
-
-    If the block fails, `stop` is called first: no run, and none of its processes, outlives a failed test.
-    """
-    result: list[T] = []
-    thread = threading.Thread(target=lambda: result.append(work()), daemon=True)
-    thread.start()
-    try:
-        yield result
-    except BaseException:
-        stop()
-        thread.join(timeout=60)
-        raise
-    thread.join(timeout=60)
-    if thread.is_alive():
-        stop()
-        thread.join(timeout=60)
-        pytest.fail("the background work did not end")
-
-
-def process_gone(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError):
-        return True
-    return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")  # a zombie is dead, only not reaped yet
 
 
 def assert_gone(workspace: Path, *pid_files: str) -> None:
