@@ -200,7 +200,7 @@ def evaluate(source: bytes, path: str, ctx_data: Any, limits: Limits) -> dict[st
     printer = PrintCollector()
     try:
         code = compile_workflow(source, path, limits)
-        namespace = make_globals(printer, None)
+        namespace = make_globals(printer)
         ctx = make_ctx(ctx_data)
         exec(code, namespace)
         plan = _call_workflow(namespace, ctx, path)

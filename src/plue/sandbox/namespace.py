@@ -123,7 +123,7 @@ for _guard, _builtin in (
     _guard.__name__ = _guard.__qualname__ = _builtin
 
 
-def make_globals(print_collector: PrintCollector, ctx: Any) -> dict[str, Any]:
+def make_globals(print_collector: PrintCollector) -> dict[str, Any]:
     """The module globals of an evaluation: guarded builtins, the API, and guard hooks."""
     safe_builtins: dict[str, Any] = {name: getattr(builtins, name) for name in _SAFE_BUILTIN_NAMES}
     safe_builtins.update(

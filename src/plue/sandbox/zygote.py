@@ -41,7 +41,7 @@ def workflow(ctx):
 """
 
 
-def _warm_up(workdir: str) -> None:
+def _warm_up() -> None:
     """Import and exercise the whole evaluation path once, so children start hot."""
     import unicodedata
 
@@ -106,7 +106,7 @@ def main() -> None:
     owned = len(sys.argv) < 2
     workdir = tempfile.mkdtemp(prefix="plue-eval-") if owned else sys.argv[1]
     try:
-        _warm_up(workdir)
+        _warm_up()
         write_frames(STDOUT, json.dumps({"ready": True, "seccomp": SECCOMP_AVAILABLE}).encode())
         while True:
             try:
