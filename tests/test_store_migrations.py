@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -9,7 +10,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect, text
+from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.exc import IntegrityError
 from test_store_support import db_url, new_run, store
 
@@ -24,7 +25,31 @@ TABLES = {"alembic_version", "workflows", "runs", "steps", "log_lines", "llm_usa
 def test_head_is_the_newest_script() -> None:
     scripts = ScriptDirectory.from_config(migrate.alembic_config())
     assert scripts.get_current_head() == migrate.HEAD
-    assert [script.revision for script in scripts.walk_revisions()] == [migrate.HEAD]
+    revisions = [script.revision for script in scripts.walk_revisions()]  # newest first
+    assert revisions[0] == migrate.HEAD
+    assert revisions == [f"{number:04d}" for number in range(len(revisions), 0, -1)]  # one line, no branches
+
+
+def test_a_0001_database_keeps_its_usage_rows_when_upgraded(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        config = migrate.alembic_config()
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0001")
+        connection.execute(text("INSERT INTO workflows VALUES (1, 'a.plue.py', 'A', 'h', '{}', 1.0)"))
+        connection.execute(
+            text(
+                "INSERT INTO runs (id, workflow_id, workflow_path, workflow_name, plan, inputs, status, attempt,"
+                " created_at, cancel_requested) VALUES (1, 1, 'a.plue.py', 'A', '{}', '{}', 'success', 1, 1.0, 0)"
+            )
+        )
+        connection.execute(text("INSERT INTO llm_usage VALUES (1, 1, 'review', 1, 'claude', 10, 20, 0, 0, 0.5, 3.0)"))
+    engine.dispose()
+    with Store.open(url=url) as store:
+        (usage,) = store.llm_usage(1)
+    assert (usage.step_id, usage.input_tokens, usage.output_tokens, usage.cost_usd) == ("review", 10, 20, 0.5)
+    assert usage.turn is None and usage.latency_ms is None
 
 
 def test_an_empty_database_is_migrated_to_head(store: Store) -> None:

@@ -77,6 +77,7 @@ class StoreSink:
                     started_at=finished.started_at,
                     finished_at=finished.finished_at,
                     extra=finished.extra or None,
+                    llm_calls=llm_calls(finished.extra),
                 )
             case StepSkipped(step_id=step_id, reason=reason, at=at, status=status):
                 store.step_skipped(run_id, step_id, reason, at, status=str(status))
@@ -210,3 +211,12 @@ class _handling_signals:
     def __exit__(self, *exc: object) -> None:
         for signum, previous in self._previous.items():
             signal.signal(signum, previous)
+
+
+def llm_calls(extra: Mapping[str, Any] | None) -> list[Mapping[str, Any]]:
+    """The provider calls an llm step reports in `extra["llm"]["calls"]` (the llm executor's shape)."""
+    details = extra.get("llm") if extra else None
+    calls = details.get("calls") if isinstance(details, Mapping) else None
+    if not isinstance(calls, list):
+        return []
+    return [call for call in calls if isinstance(call, Mapping)]

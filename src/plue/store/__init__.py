@@ -7,7 +7,7 @@ a run's log lines to it in batches with bounded memory.
 
 Statuses are the engine's strings (`plue.engine.events`); times are float UNIX
 epoch seconds. Modules: `database` (URLs, engines, pragmas), `models` (tables),
-`migrate`, `runs` and `logs` (queries), `writer` (LogWriter), `recovery`
+`migrate`, `runs`, `logs` and `usage` (queries), `writer` (LogWriter), `recovery`
 (process ownership), `records`, `values` (text the databases accept), `store`.
 """
 
@@ -15,7 +15,7 @@ from plue.store.database import URL_ENV
 from plue.store.errors import StoreError, StoreUnavailable
 from plue.store.logs import LogLineTuple
 from plue.store.models import RUN_STATUSES, STEP_STATUSES
-from plue.store.records import LogRecord, RunRecord, StepRecord
+from plue.store.records import LlmUsageRecord, LogRecord, RunRecord, StepRecord
 from plue.store.recovery import INTERRUPTED_ERROR, process_owner
 from plue.store.store import Store
 from plue.store.writer import LogWriter
@@ -25,6 +25,7 @@ __all__ = [
     "RUN_STATUSES",
     "STEP_STATUSES",
     "URL_ENV",
+    "LlmUsageRecord",
     "LogLineTuple",
     "LogRecord",
     "LogWriter",

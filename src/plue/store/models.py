@@ -147,5 +147,9 @@ llm_usage = Table(
     Column("cache_write_tokens", BigInteger, nullable=False),
     Column("cost_usd", Double, nullable=False),
     Column("at", Double, nullable=False),
+    Column("turn", Integer, nullable=True),
+    Column("latency_ms", Double, nullable=True),
+    Column("stop_reason", Text, nullable=True),
+    Column("request_id", Text, nullable=True),
     Index(None, "run_id", "step_id", "attempt"),
 )

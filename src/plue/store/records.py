@@ -103,3 +103,39 @@ class LogRecord:
             "at": self.at,
             "text": self.text,
         }
+
+
+@dataclass(frozen=True)
+class LlmUsageRecord:
+    """One call to an LLM provider made by a step attempt."""
+
+    step_id: str
+    attempt: int
+    turn: int | None
+    model: str
+    input_tokens: int
+    output_tokens: int
+    cache_read_tokens: int
+    cache_write_tokens: int
+    cost_usd: float  # an estimate from list prices; 0 for models without a known price
+    latency_ms: float | None
+    stop_reason: str | None
+    request_id: str | None
+    at: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "step_id": self.step_id,
+            "attempt": self.attempt,
+            "turn": self.turn,
+            "model": self.model,
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "cache_read_tokens": self.cache_read_tokens,
+            "cache_write_tokens": self.cache_write_tokens,
+            "cost_usd": self.cost_usd,
+            "latency_ms": self.latency_ms,
+            "stop_reason": self.stop_reason,
+            "request_id": self.request_id,
+            "at": self.at,
+        }

@@ -8,7 +8,7 @@ engine's connection pool; nothing else in a `Store` changes after `open`.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from types import TracebackType
@@ -17,11 +17,11 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from plue.store import logs, migrate, recovery, runs
+from plue.store import logs, migrate, recovery, runs, usage
 from plue.store.database import WRITE_OPTION, make_engine, resolve_url, write_lock
 from plue.store.errors import StoreError, StoreUnavailable
 from plue.store.logs import LogLineTuple
-from plue.store.records import LogRecord, RunRecord
+from plue.store.records import LlmUsageRecord, LogRecord, RunRecord
 from plue.store.values import clean_json, clean_optional
 
 
@@ -161,7 +161,9 @@ class Store:
         started_at: float,
         finished_at: float,
         extra: dict[str, Any] | None = None,
+        llm_calls: Sequence[Mapping[str, Any]] = (),
     ) -> None:
+        """The attempt's end, with the LLM provider calls it made (if any), in one transaction."""
         runs.check_step_status(status)
         values = {
             "status": status,
@@ -174,6 +176,7 @@ class Store:
         }
         with self._write() as connection:
             runs.update_step(connection, run_id, step_id, attempt, values)
+            usage.add_llm_usage(connection, run_id, step_id, attempt, llm_calls, finished_at)
 
     def step_skipped(self, run_id: int, step_id: str, reason: str, at: float, status: str = "skipped") -> None:
         """A step that never started: `skipped` (its dependencies decided), or `cancelled` (the run was)."""
@@ -229,6 +232,11 @@ class Store:
     def get_run(self, run_id: int) -> RunRecord | None:
         with self._read() as connection:
             return runs.get_run(connection, run_id)
+
+    def llm_usage(self, run_id: int) -> list[LlmUsageRecord]:
+        """Every LLM call of the run, in the order they were stored."""
+        with self._read() as connection:
+            return usage.read_llm_usage(connection, run_id)
 
     def list_runs(self, *, workflow: str | None = None, status: str | None = None, limit: int = 50) -> list[RunRecord]:
         """Newest first; `workflow` matches a workflow's path or its name."""
