@@ -17,7 +17,7 @@ def workflow(ctx):
         "review",
         "Review the diff of this change (git diff {{ steps.diff.outputs.base }}...HEAD). Point out bugs,"
         " missing tests and unclear names; say 'LGTM' if there is nothing to add.",
-        tools=["read", "bash"],
+        tools=["read_file", "bash"],
         max_turns=20,
         depends_on=[diff],
         timeout="20m",

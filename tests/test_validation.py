@@ -56,7 +56,7 @@ def realistic_plan() -> dict[str, Any]:
             "review",
             "Review version {{steps.test.outputs.version}} (exit {{ steps.test.exit_code }})",
             inputs={"files": ["a.py", "{{ steps.lint.exit_code }}"], "limits": {"lines": 300}},
-            tools=["read", "grep"],
+            tools=["read_file", "grep"],
             model="claude-sonnet-4-5",
             max_turns=20,
             depends_on=["test", "lint"],
@@ -1138,3 +1138,28 @@ def test_documented_example_is_valid_and_its_hash_is_right() -> None:
     data = json.loads(example.group(1))
     assert validate_plan(data) == []
     assert content_hash(data) == stated.group(1)
+
+
+def test_llm_steps_name_known_tools_a_valid_output_schema_and_a_prompt_file_inside() -> None:
+    data = simple_plan(
+        Step.llm("l", "hi", tools=["read_file", "bash:npm,pytest", "git:write", "gerp", "rm_rf"]),
+        Step.llm("m", prompt_file="../outside.md", output_schema={"type": "objekt"}),
+        Step.llm("n", prompt_file="/etc/prompt.md"),
+        Step.llm("ok", prompt_file="prompts/review.md", output_schema={"type": "object"}, tools=["grep"]),
+    )
+    assert messages(data) == [
+        "steps[0] (l): tools: unknown tool 'gerp'; did you mean 'grep'?",
+        "steps[0] (l): tools: unknown tool 'rm_rf'; the tools are: read_file, write_file, edit_file, list_files, grep,"
+        " bash, git",
+        "steps[1] (m): prompt_file '../outside.md' must be a path inside the repository (relative, no ..)",
+        "steps[1] (m): output_schema is not a valid JSON Schema: 'objekt' is not valid under any of the given schemas"
+        " (at type)",
+        "steps[2] (n): prompt_file '/etc/prompt.md' must be a path inside the repository (relative, no ..)",
+    ]
+
+
+def test_validation_knows_the_llm_layers_tool_names() -> None:
+    from plue.llm.tools import KNOWN_TOOLS
+    from plue.validation.llm import TOOL_NAMES
+
+    assert TOOL_NAMES == KNOWN_TOOLS

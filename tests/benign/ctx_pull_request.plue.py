@@ -12,7 +12,7 @@ def workflow(ctx):
                 "review",
                 "Review the diff of pull request {{ number }}",
                 inputs={"number": pr.number, "title": ctx.event.payload["pull_request"]["title"]},
-                tools=["read", "grep"],
+                tools=["read_file", "grep"],
                 max_turns=5,
                 depends_on=steps[0],
             )

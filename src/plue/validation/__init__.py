@@ -16,13 +16,14 @@ a place schema problems first, then the other checks in order. It never raises.
    an invalid one through.
 3. Step ids unique; ``depends_on`` names existing other steps; no cycles.
 4. ``{{ steps.ID.... }}`` references are well formed and point upstream.
-5. Triggers: cron expressions, time zones, manual input defaults, duplicates.
+5. llm steps: known tool names, a valid output schema, a prompt file inside the repository.
+6. Triggers: cron expressions, time zones, manual input defaults, duplicates.
 
 The package, one concept a module (this file is the public API and the pipeline):
 ``report`` (`Problem`, `PlanInvalid`, collecting problems, message helpers),
 ``plain`` (1), ``schema`` (2: the schema, jsonschema and its readable messages),
 ``fastpath`` (2: the schema compiled to predicates), ``graph`` (3, plus
-`graph.topological_order`), ``references`` (4), ``triggers`` (5).
+`graph.topological_order`), ``references`` (4), ``llm`` (5), ``triggers`` (6).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from typing import Any, cast
 
 from plue.plan import Plan
 from plue.validation.graph import check_cycles, check_depends_on, check_ids, index_steps
+from plue.validation.llm import check_llm_steps
 from plue.validation.plain import check_plain
 from plue.validation.references import check_references
 from plue.validation.report import PlanInvalid, Problem, Report, kind_of
@@ -79,4 +81,5 @@ def _validate(data: object, report: Report) -> None:
     check_depends_on(steps, report)
     check_cycles(steps, report)
     check_references(data, steps, report)
+    check_llm_steps(steps, report)
     check_triggers(data, report)
