@@ -35,7 +35,8 @@ from plue.engine import (
     StepStatus,
     Stream,
 )
-from plue.steps import LLM_UNAVAILABLE, default_executors
+from plue.steps import default_executors
+from plue.steps.llm import MISSING_KEY
 from plue.validation import PlanInvalid
 
 # --- helpers ----------------------------------------------------------------------
@@ -554,11 +555,11 @@ def test_python_steps_script_and_file(workspace: Path) -> None:
     assert sink.texts("inline") == ["value: yes"]
 
 
-def test_llm_steps_fail_clearly_until_the_llm_executor_exists(workspace: Path) -> None:
+def test_llm_steps_without_an_api_key_fail_clearly(workspace: Path) -> None:
     plan = make_plan(Step.llm("review", prompt="Review"), Step.bash("after", "true", depends_on=["review"]))
     status, sink = run_plan(plan, workspace)
     assert status is RunStatus.FAILED
-    assert sink.last("review").error == LLM_UNAVAILABLE
+    assert sink.last("review").error == MISSING_KEY
     assert sink.skipped("after").reason == "dependency 'review' failed"
 
 

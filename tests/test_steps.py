@@ -21,7 +21,7 @@ import pytest
 from process_support import in_background, process_gone, wait_until
 
 from plue.engine import StepContext, StepResult, StepStatus, Stream
-from plue.steps import LLM_UNAVAILABLE, BashExecutor, PythonExecutor, UnavailableLlmExecutor, default_executors, process
+from plue.steps import BashExecutor, LlmExecutor, PythonExecutor, default_executors, process
 from plue.steps.lines import MAX_LINE_BYTES, LineSplitter
 
 # --- helpers ----------------------------------------------------------------------
@@ -262,13 +262,14 @@ def test_python_uses_the_runner_s_interpreter(tmp_path: Path) -> None:
     assert result.status is StepStatus.SUCCESS and run.texts() == [sys.executable]
 
 
-# --- llm placeholder and the defaults ---------------------------------------------------------
+# --- llm without a key and the defaults (the llm executor itself: tests/test_llm_step.py) ------------------
 
 
-def test_the_llm_placeholder_fails_clearly(tmp_path: Path) -> None:
+def test_an_llm_step_without_an_api_key_fails_clearly(tmp_path: Path) -> None:
     current = attempt(tmp_path, {"type": "llm", "prompt": "hi"})
-    assert UnavailableLlmExecutor().run(current.context) == StepResult(StepStatus.FAILED, error=LLM_UNAVAILABLE)
-    assert LLM_UNAVAILABLE == "llm steps are not available in this version (set up the llm executor)"
+    result = LlmExecutor().run(current.context)
+    assert result.status is StepStatus.FAILED
+    assert result.error is not None and result.error.startswith("ANTHROPIC_API_KEY is not set; add it as a secret")
 
 
 def test_default_executors_cover_every_step_type() -> None:

@@ -13,7 +13,7 @@ from subprocess import Popen
 from sqlalchemy import text
 from test_store_support import db_url, lines, new_run, run_python, store
 
-from plue.store import LogRecord, LogWriter, Store
+from plue.store import LogRecord, LogWriter, Store, migrate
 
 __all__ = ["db_url", "store"]  # fixtures
 
@@ -102,7 +102,7 @@ def test_processes_open_a_fresh_database_at_once(db_url: str) -> None:
         run_ids.append(int(out))
     assert sorted(run_ids) == [1, 2, 3, 4]
     with Store.open(url=db_url) as opened, opened._engine.connect() as connection:
-        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == ["0001"]
+        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == [migrate.HEAD]
 
 
 def test_two_writer_processes_and_a_follower(db_url: str) -> None:

@@ -91,10 +91,24 @@ def worth_saying(error: str | None, status: str, exit_code: int | None) -> str |
     return error
 
 
+# How streams are marked after the step id: stdout and an agent's text are the step's own words.
+STREAM_LABELS = {
+    Stream.STDOUT: "",
+    Stream.LLM_TOKEN: "",
+    Stream.LLM_TOOL_CALL: ":tool",
+    Stream.LLM_TOOL_RESULT: ":result",
+}
+
+
+# In the live view's last lines of a step: an agent's tool calls and their results stand out.
+TAIL_MARKERS = {Stream.LLM_TOOL_CALL: "→ ", Stream.LLM_TOOL_RESULT: "← "}
+
+
 def log_prefix(step_id: str, attempt: int, stream: str) -> str:
-    """``[step]`` for stdout; the attempt (``#2``) and any other stream are marked."""
+    """``[step]`` for stdout and agent text; the attempt (``#2``) and other streams are marked."""
     where = step_id if attempt <= 1 else f"{step_id}#{attempt}"
-    return f"[{where}]" if stream == Stream.STDOUT else f"[{where}:{stream}]"
+    label = STREAM_LABELS.get(stream, f":{stream}")  # type: ignore[call-overload]
+    return f"[{where}{label}]"
 
 
 # --- what the display knows of the run ----------------------------------------------
@@ -137,7 +151,8 @@ class RunModel:
                 step.tail.clear()
             case StepLogs(lines=lines):
                 for line in lines:
-                    self._step(line.step_id).tail.append(one_line(line.text, 200))
+                    marker = TAIL_MARKERS.get(line.stream, "")
+                    self._step(line.step_id).tail.append(marker + one_line(line.text, 200))
             case StepFinished() as finished:
                 step = self._step(finished.step_id)
                 step.attempt, step.exit_code = finished.attempt, finished.exit_code

@@ -31,7 +31,7 @@ from plue.engine import (
     StepSkipped,
     StepStarted,
 )
-from plue.steps import default_executors
+from plue.steps import LlmOptions, default_executors
 from plue.store import LogWriter, Store, StoreError
 
 CANCEL_POLL_SECONDS = 0.3  # how soon `plue run cancel` from another process takes effect
@@ -116,6 +116,7 @@ class LocalRun:
         secrets: Mapping[str, str] | None = None,
         max_parallel: int | None = None,
         reuse: Mapping[str, Reused] | None = None,
+        llm: LlmOptions | None = None,
     ) -> None:
         self.store = store
         self.run_id = run_id
@@ -124,7 +125,7 @@ class LocalRun:
         try:
             self.engine = Engine(
                 dict(plan),
-                default_executors(),
+                default_executors(llm=llm),
                 StoreSink(store, run_id, self.writer, self.pump),
                 run_id=str(run_id),
                 workspace=workspace,

@@ -23,6 +23,7 @@ from plue.engine.masking import Masker
 from plue.plan import content_hash
 from plue.registry import Registry
 from plue.registry.discovery import is_workflow_name
+from plue.steps import LlmOptions
 from plue.store import RunRecord, Store, StoreError
 from plue.validation import PlanInvalid
 from plue.validation.graph import topological_order
@@ -50,6 +51,7 @@ def run_workflow(
     input_pairs: Sequence[str],
     secret_names: Sequence[str],
     max_parallel: int | None,
+    llm: LlmOptions | None = None,
 ) -> None:
     out = Output()
     if event_name is None and event_path is not None:
@@ -72,7 +74,7 @@ def run_workflow(
             inputs=evaluated.ctx["inputs"],
         )
         title = f"{plan['name']} · run {run_id} · {rel}"
-        code = execute(out, store, run_id, plan, title, root, secrets, max_parallel)
+        code = execute(out, store, run_id, plan, title, root, secrets, max_parallel, llm=llm)
     raise click.exceptions.Exit(code)
 
 
@@ -93,10 +95,11 @@ def view_run(run_id: int, repo: Path | None, as_json: bool) -> None:
     out = Output()
     with open_store(repo_root(repo)) as store:
         run = get_run(store, run_id)
+        usage = store.llm_usage(run_id)
     if as_json:
-        click.echo(json.dumps(run_json(run), indent=2))
+        click.echo(json.dumps(run_json(run, usage), indent=2))
         return
-    out.show(run_view(run))
+    out.show(run_view(run, usage))
     out.line()
     out.line(f"logs: plue run logs {run.id}" + (" --follow" if run.status in UNFINISHED else ""))
 
@@ -120,7 +123,14 @@ def run_logs(run_id: int, repo: Path | None, step_id: str | None, attempt: int |
         raise click.exceptions.Exit(0 if run.status == "success" else 1)
 
 
-def rerun(run_id: int, repo: Path | None, failed: bool, secret_names: Sequence[str], max_parallel: int | None) -> None:
+def rerun(
+    run_id: int,
+    repo: Path | None,
+    failed: bool,
+    secret_names: Sequence[str],
+    max_parallel: int | None,
+    llm: LlmOptions | None = None,
+) -> None:
     out = Output()
     root = repo_root(repo)
     secrets = resolve_secrets(secret_names, root)
@@ -138,7 +148,7 @@ def rerun(run_id: int, repo: Path | None, failed: bool, secret_names: Sequence[s
             parent_run_id=old.id,
         )
         title = f"{old.workflow_name} · run {new_id} · rerun of {old.id}" + (" (failed steps)" if failed else "")
-        code = execute(out, store, new_id, old.plan, title, root, secrets, max_parallel, reuse)
+        code = execute(out, store, new_id, old.plan, title, root, secrets, max_parallel, reuse, llm=llm)
     raise click.exceptions.Exit(code)
 
 
@@ -156,6 +166,22 @@ def cancel_run(run_id: int, repo: Path | None) -> None:
 # --- running ---------------------------------------------------------------------------
 
 
+def llm_options(record_dir: Path | None, replay_dir: Path | None) -> LlmOptions | None:
+    """How llm steps run for `--llm-record` / `--llm-replay` (None: live calls, nothing recorded)."""
+    if record_dir is not None and replay_dir is not None:
+        raise click.UsageError("--llm-record and --llm-replay exclude each other; choose one")
+    if record_dir is None and replay_dir is None:
+        return None
+    if record_dir is not None:
+        try:
+            record_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise click.BadParameter(
+                f"cannot create {record_dir}: {exc.strerror}", param_hint="'--llm-record'"
+            ) from None
+    return LlmOptions(record_dir=record_dir, replay_dir=replay_dir)
+
+
 def execute(
     out: Output,
     store: Store,
@@ -166,6 +192,8 @@ def execute(
     secrets: Mapping[str, str],
     max_parallel: int | None,
     reuse: Mapping[str, Reused] | None = None,
+    *,
+    llm: LlmOptions | None = None,
 ) -> int:
     """Run `plan` as run `run_id` here, showing it; the command's exit code."""
     mask = Masker(secrets.values())
@@ -178,7 +206,15 @@ def execute(
         display = PlainDisplay(model, lambda line: click.echo(line), mask)
     try:
         local = LocalRun(
-            store, run_id, plan, display, workspace=workspace, secrets=secrets, max_parallel=max_parallel, reuse=reuse
+            store,
+            run_id,
+            plan,
+            display,
+            workspace=workspace,
+            secrets=secrets,
+            max_parallel=max_parallel,
+            reuse=reuse,
+            llm=llm,
         )
     except (ValueError, PlanInvalid) as exc:
         # Nothing ran: end the stored run rather than leave it queued forever.

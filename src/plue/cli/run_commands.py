@@ -34,6 +34,20 @@ SECRET_OPTION = click.option(
 MAX_PARALLEL_OPTION = click.option(
     "--max-parallel", type=click.IntRange(min=1), metavar="N", help="Run at most N steps at once."
 )
+LLM_RECORD_OPTION = click.option(
+    "--llm-record",
+    "llm_record",
+    type=click.Path(file_okay=False, dir_okay=True, path_type=Path),
+    metavar="DIR",
+    help="Record every LLM exchange of llm steps into DIR (DIR/<step>/NNN.json).",
+)
+LLM_REPLAY_OPTION = click.option(
+    "--llm-replay",
+    "llm_replay",
+    type=click.Path(exists=True, file_okay=False, dir_okay=True, path_type=Path),
+    metavar="DIR",
+    help="Answer llm steps from recordings in DIR: no network, no API key.",
+)
 
 
 @click.command("run")
@@ -44,6 +58,8 @@ MAX_PARALLEL_OPTION = click.option(
 @click.option("--input", "input_pairs", metavar="NAME=VALUE", multiple=True, help="A manual input (repeatable).")
 @SECRET_OPTION
 @MAX_PARALLEL_OPTION
+@LLM_RECORD_OPTION
+@LLM_REPLAY_OPTION
 def run_workflow(
     target: str,
     repo: Path | None,
@@ -52,6 +68,8 @@ def run_workflow(
     input_pairs: Sequence[str],
     secret_names: Sequence[str],
     max_parallel: int | None,
+    llm_record: Path | None,
+    llm_replay: Path | None,
 ) -> None:
     """Run a workflow here and now, showing its steps as they go.
 
@@ -62,7 +80,8 @@ def run_workflow(
     """
     from plue.cli import run_actions
 
-    run_actions.run_workflow(target, repo, event_name, event_path, input_pairs, secret_names, max_parallel)
+    llm = run_actions.llm_options(llm_record, llm_replay)
+    run_actions.run_workflow(target, repo, event_name, event_path, input_pairs, secret_names, max_parallel, llm)
 
 
 @click.group("run")
@@ -113,7 +132,17 @@ def run_logs(run_id: int, repo: Path | None, step_id: str | None, attempt: int |
 @click.option("--failed", is_flag=True, help="Run only the steps that did not succeed; reuse the others' outputs.")
 @SECRET_OPTION
 @MAX_PARALLEL_OPTION
-def rerun(run_id: int, repo: Path | None, failed: bool, secret_names: Sequence[str], max_parallel: int | None) -> None:
+@LLM_RECORD_OPTION
+@LLM_REPLAY_OPTION
+def rerun(
+    run_id: int,
+    repo: Path | None,
+    failed: bool,
+    secret_names: Sequence[str],
+    max_parallel: int | None,
+    llm_record: Path | None,
+    llm_replay: Path | None,
+) -> None:
     """Run a run's plan again with the same event and inputs, as a new run.
 
     With --failed, only the steps that did not succeed run again (and the steps after
@@ -121,7 +150,7 @@ def rerun(run_id: int, repo: Path | None, failed: bool, secret_names: Sequence[s
     """
     from plue.cli import run_actions
 
-    run_actions.rerun(run_id, repo, failed, secret_names, max_parallel)
+    run_actions.rerun(run_id, repo, failed, secret_names, max_parallel, run_actions.llm_options(llm_record, llm_replay))
 
 
 @run_group.command("cancel", short_help="Stop a running run.")

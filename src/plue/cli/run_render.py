@@ -12,8 +12,8 @@ from rich.table import Table
 from rich.text import Text
 
 from plue.cli.live import SYMBOLS, format_duration, log_prefix, worth_saying
-from plue.cli.output import Output, clean, new_table, one_line, plain
-from plue.store import LogRecord, RunRecord, StepRecord
+from plue.cli.output import Output, clean, new_table, one_line, plain, plural
+from plue.store import LlmUsageRecord, LogRecord, RunRecord, StepRecord
 
 RUN_STYLES = {
     "success": "green",
@@ -80,14 +80,15 @@ def run_list_json(runs: Sequence[RunRecord]) -> list[dict[str, Any]]:
     ]
 
 
-def run_json(run: RunRecord) -> dict[str, Any]:
-    """`RunRecord.to_json` with steps in topological order and every attempt listed."""
+def run_json(run: RunRecord, usage: Sequence[LlmUsageRecord] = ()) -> dict[str, Any]:
+    """`RunRecord.to_json` with steps in topological order, every attempt listed, and LLM calls."""
     data = run.to_json()
     by_id = {step["id"]: step for step in data["steps"]}
     data["steps"] = [by_id[step_id] for step_id in ordered_step_ids(run) if step_id in by_id]
     for step in data["steps"]:
         step["attempts"] = [attempt.to_json() for attempt in run.attempts if attempt.id == step["id"]]
     data["duration"] = run_duration(run)
+    data["llm_usage"] = [call.to_json() for call in usage]
     return data
 
 
@@ -98,7 +99,7 @@ def ordered_step_ids(run: RunRecord) -> list[str]:
     return [str(step["id"]) for step in topological_order(run.plan.get("steps", []))]
 
 
-def run_view(run: RunRecord) -> RenderableType:
+def run_view(run: RunRecord, usage: Sequence[LlmUsageRecord] = ()) -> RenderableType:
     title = plain(f"{run.workflow_name} · run {run.id}", "bold")
     title.append("  ")
     title.append(plain(run.status, RUN_STYLES.get(run.status, "")))
@@ -112,6 +113,8 @@ def run_view(run: RunRecord) -> RenderableType:
     parts: list[RenderableType] = [title]
     if run.error:
         parts.append(plain(one_line(run.error, 300), "red"))
+    if usage:
+        parts.append(plain(f"LLM: {usage_summary(usage)}", "dim"))
     latest = {step.id: step for step in run.steps}
     grid = Table.grid(padding=(0, 1))
     for _ in range(4):
@@ -119,6 +122,9 @@ def run_view(run: RunRecord) -> RenderableType:
     for step_id in ordered_step_ids(run):
         step = latest.get(step_id)
         _add_step(grid, step_id, step, [a for a in run.attempts if a.id == step_id])
+        calls = [call for call in usage if step and call.step_id == step_id and call.attempt == step.attempt]
+        if calls:
+            grid.add_row("", "", "", plain(f"llm: {usage_summary(calls)}", "magenta"))
     parts.append(grid)
     return Group(*parts)
 
@@ -149,6 +155,25 @@ def _add_step(grid: Table, step_id: str, step: StepRecord | None, attempts: Sequ
             grid.add_row("", "", "", plain(one_line(note, 300), "dim"))
     for key, value in step.outputs.items():
         grid.add_row("", "", "", plain(f"{key}={one_line(value, 200)}", "cyan"))
+
+
+def usage_summary(calls: Sequence[LlmUsageRecord]) -> str:
+    """``claude-… · 3 calls · 1,234 in / 56 out tokens (cache 1,000 read, 0 written) · 4.2s · ~$0.0123``."""
+    models = ", ".join(dict.fromkeys(call.model for call in calls))
+    tokens_in = sum(call.input_tokens for call in calls)
+    tokens_out = sum(call.output_tokens for call in calls)
+    cache_read = sum(call.cache_read_tokens for call in calls)
+    cache_written = sum(call.cache_write_tokens for call in calls)
+    parts = [models, plural(len(calls), "call"), f"{tokens_in:,} in / {tokens_out:,} out tokens"]
+    if cache_read or cache_written:
+        parts[-1] += f" (cache {cache_read:,} read, {cache_written:,} written)"
+    latency = sum(call.latency_ms or 0.0 for call in calls)
+    if latency:
+        parts.append(format_duration(latency / 1000))
+    cost = sum(call.cost_usd for call in calls)
+    if cost:
+        parts.append(f"~${cost:.4f}")
+    return " · ".join(parts)
 
 
 def _step_duration(step: StepRecord) -> float | None:

@@ -14,10 +14,12 @@ from __future__ import annotations
 import os
 import posixpath
 import subprocess
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 WORKFLOW_SUFFIX = ".plue.py"
+PROMPT_SUFFIX = ".prompt.md"
+PROMPTS_DIR_NAME = "prompts"
 
 # Directories that never hold the repository's own workflows.
 SKIPPED_DIR_NAMES = frozenset({".git", "node_modules", ".venv", "venv", "__pycache__", ".plue"})
@@ -42,17 +44,32 @@ def discover(repo: Path) -> list[Path]:
     return [Path(path) for path in discover_paths(str(repo))]
 
 
-def discover_paths(repo: str) -> list[str]:
-    """`discover` as sorted '/'-separated strings."""
+def is_workflow_path(path: str) -> bool:
+    return is_workflow_name(posixpath.basename(path))
+
+
+def is_prompt_path(path: str) -> bool:
+    """`NAME.prompt.md` anywhere, or any `.md` file inside a `prompts/` directory."""
+    name = posixpath.basename(path)
+    if name.endswith(PROMPT_SUFFIX) and len(name) > len(PROMPT_SUFFIX):
+        return True
+    return name.endswith(".md") and len(name) > 3 and PROMPTS_DIR_NAME in posixpath.dirname(path).split("/")
+
+
+def discover_prompts(repo: Path) -> list[Path]:
+    """The repository's prompt files, repo-relative, sorted (same rules as workflows)."""
+    return [Path(path) for path in discover_paths(str(repo), is_prompt_path)]
+
+
+def discover_paths(repo: str, wanted: Callable[[str], bool] = is_workflow_path) -> list[str]:
+    """`discover` as sorted '/'-separated strings (or the files `wanted` picks)."""
     listed = _git_files(repo)
-    candidates = listed if listed is not None else _walk_files(repo)
+    candidates = listed if listed is not None else _walk_files(repo, wanted)
     rules = _DirRules(repo)
     found = {
         path
         for path in candidates
-        if is_workflow_name(posixpath.basename(path))
-        and not rules.skipped(posixpath.dirname(path))
-        and os.path.lexists(os.path.join(repo, path))
+        if wanted(path) and not rules.skipped(posixpath.dirname(path)) and os.path.lexists(os.path.join(repo, path))
     }
     return sorted(found)
 
@@ -76,7 +93,7 @@ def _git_files(repo: str) -> list[str] | None:
     return [os.fsdecode(raw) for raw in result.stdout.split(b"\0") if raw]
 
 
-def _walk_files(repo: str) -> Iterable[str]:
+def _walk_files(repo: str, wanted: Callable[[str], bool]) -> Iterable[str]:
     for top, dirs, files in os.walk(repo, followlinks=False):
         if VENV_MARKER in files:
             dirs.clear()
@@ -84,8 +101,9 @@ def _walk_files(repo: str) -> Iterable[str]:
         dirs[:] = [d for d in dirs if d not in SKIPPED_DIR_NAMES]
         rel = os.path.relpath(top, repo).replace(os.sep, "/")
         for name in files:
-            if is_workflow_name(name):
-                yield name if rel == "." else f"{rel}/{name}"
+            path = name if rel == "." else f"{rel}/{name}"
+            if wanted(path):
+                yield path
 
 
 class _DirRules:

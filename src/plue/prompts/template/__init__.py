@@ -1,19 +1,13 @@
-"""Placeholder until the Handlebars-style renderer lands (it replaces this package)."""
+"""A Handlebars renderer whose output matches handlebars.js 4.7 (``noEscape``, non-strict) byte for byte.
+
+Pipeline: `lexer` (tokens) → `parser` (the AST of `ast`) → `whitespace` (``~`` and
+standalone lines) → `compiler` (how each tag is called) → `evaluator` (rendering,
+with the JavaScript value semantics of `values` and the `helpers`).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from plue.prompts.template.compiled import Template, compile_template, render_template
+from plue.prompts.template.errors import TemplateError
 
-
-class TemplateError(Exception):
-    def __init__(self, message: str, line: int = 1, column: int = 1, source: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.line = line
-        self.column = column
-        self.source = source
-
-
-def render_template(template: str, context: Mapping[str, Any], partials: Mapping[str, str]) -> str:
-    return template
+__all__ = ["Template", "TemplateError", "compile_template", "render_template"]
