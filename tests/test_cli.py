@@ -122,7 +122,7 @@ def test_lint_passes_on_the_examples(tmp_path: Path) -> None:
     result = run("workflow", "lint", examples)
 
     assert result.exit_code == 0, result.output
-    assert result.stdout.strip() == "6 workflow files checked, no problems"
+    assert result.stdout.strip() == "7 workflow files checked, no problems"
 
 
 # --- plan ---------------------------------------------------------------------------------
@@ -331,7 +331,7 @@ def test_python_dash_m_plue_lints_the_examples(tmp_path: Path) -> None:
     result = subprocess_run([sys.executable, "-m", "plue", "workflow", "lint", "examples"], cwd=tmp_path)
 
     assert result.returncode == 0, result.stderr
-    assert result.stdout == "6 workflow files checked, no problems\n"
+    assert result.stdout == "7 workflow files checked, no problems\n"
 
 
 def test_console_script_reports_errors_and_exit_codes(repo: Path) -> None:

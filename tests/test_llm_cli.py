@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from anthropic_server import API_KEY, FakeAnthropic, Reply, Text, ToolUse
-from workflow_repos import git_init, write
+from workflow_repos import EXAMPLES, git_init, write
 
 WORKFLOW = """\
 from plue import Plan, Step
@@ -139,3 +140,16 @@ def test_replay_without_a_recording_says_how_to_make_one(repo: Path, tmp_path: P
 def test_record_and_replay_exclude_each_other(repo: Path, tmp_path: Path) -> None:
     result = plue(["workflow", "run", "review.plue.py", "--llm-record", tmp_path, "--llm-replay", tmp_path], repo)
     assert result.returncode == 2 and "exclude each other" in result.stderr
+
+
+def test_the_bundled_example_replays_offline(tmp_path: Path) -> None:
+    # examples/summary.plue.py with its committed recording: what the README promises, without network or key.
+    root = git_init(tmp_path / "repo")
+    shutil.copytree(EXAMPLES, root / "examples")
+    result = plue(["workflow", "run", "examples/summary.plue.py", "--llm-replay", "examples/llm-recordings"], root)
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = step_lines(result.stdout)
+    assert '[summarize:tool] read_file {"path":"examples/hello/src/hello/__init__.py"}' in lines
+    assert any(line.startswith("[report] summary: hello is a tiny standard-library package") for line in lines)
+    assert '[report] modules: ["hello", "hello.__main__"]' in lines
+    assert "differs" not in result.stdout  # the recorded requests still match what the workflow sends

@@ -18,7 +18,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from reference import CORPUS, load_corpus, run_reference  # noqa: E402
+from reference import CORPUS, load_corpus, run_reference
 
 
 def regenerate(cases: list[dict[str, Any]]) -> list[dict[str, Any]]:

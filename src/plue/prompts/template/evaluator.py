@@ -17,8 +17,7 @@ Limits keep hostile templates bounded: partial nesting, total work, output size.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -59,8 +58,8 @@ from plue.prompts.template.values import (
     truthy,
 )
 
-MAX_PARTIAL_DEPTH: Final = 40  # partials rendering partials; deeper is a partial that includes itself
-MAX_STEPS: Final = 2_000_000  # statements run and blocks entered in one render
+MAX_DEPTH: Final = 64  # blocks and partials inside each other while rendering (Python's own stack must hold them)
+MAX_STEPS: Final = 1_000_000  # statements run and blocks entered in one render
 
 
 class PartialTable:
@@ -126,34 +125,29 @@ class BoundProgram(BlockFunction):
     def __call__(self, context: Any, data: Any = None, frame: Any = UNDEFINED) -> Any:
         runtime = self.runtime
         runtime.count_step()
+        if runtime.depth >= MAX_DEPTH:
+            raise HelperFailure(f"blocks are nested more than {MAX_DEPTH} deep while rendering: flatten the template")
         depths = self.depths
         head = depths[0] if depths else UNDEFINED
         if not loose_equals(context, head) and not (context is NULL_CONTEXT and head is None):
             depths = [context, *depths]
         container = self.container
-        if self.inline_partials is None:
-            scope = Scope(
-                context,
-                depths,
-                data if data is not None else self.data,
-                [frame, *self.block_params],
-                container.partials,
-                container,
-            )
-            return runtime.run(self.program, scope)
         saved = container.partials
-        container.partials = PartialTable(self.inline_partials, saved)
+        if self.inline_partials is not None:
+            container.partials = PartialTable(self.inline_partials, saved)
+        scope = Scope(
+            context,
+            depths,
+            data if data is not None else self.data,
+            [frame, *self.block_params],
+            container.partials,
+            container,
+        )
+        runtime.depth += 1
         try:
-            scope = Scope(
-                context,
-                depths,
-                data if data is not None else self.data,
-                [frame, *self.block_params],
-                container.partials,
-                container,
-            )
             return runtime.run(self.program, scope)
         finally:
+            runtime.depth -= 1
             container.partials = saved
 
 
@@ -182,7 +176,7 @@ class Runtime:
     def __init__(self, partials: Mapping[str, str]) -> None:
         self.partials = PartialTable({}, None, partials)
         self.steps = 0
-        self.partial_depth = 0
+        self.depth = 0  # blocks and partials being rendered, one inside the other
 
     def count_step(self) -> None:
         self.steps += 1
@@ -379,7 +373,13 @@ class Runtime:
         if partial is UNDEFINED or partial is None:
             raise HelperFailure(f"The partial {name} could not be found: check its name, or add the partial")
         options = HelperOptions(name, hash_ or {}, block, NOOP if block else None, data, scope.block_params, partials)
-        with self.partial_level(name):
+        if self.depth >= MAX_DEPTH:
+            raise HelperFailure(
+                f"partials are nested more than {MAX_DEPTH} deep (does the partial {name} include itself?): "
+                "stop the recursion"
+            )
+        self.depth += 1
+        try:
             if isinstance(partial, JSFunction):
                 result = partial.call(UNDEFINED, [context, options])
             elif isinstance(partial, str):
@@ -387,24 +387,13 @@ class Runtime:
                 result = to_string(self.render_template(program, to_string(name), context, data, partials))
             else:
                 raise HelperFailure(f"the partial {name} is not a template (a string): check the partials given")
+        finally:
+            self.depth -= 1
         if node.indent and result is not None and result is not UNDEFINED:
             if not isinstance(result, str):
                 raise HelperFailure(f"the partial {name} rendered a {type(result).__name__}, which cannot be indented")
             result = _indent(result, node.indent)
         return result
-
-    @contextmanager
-    def partial_level(self, name: str | None) -> Iterator[None]:
-        self.partial_depth += 1
-        if self.partial_depth > MAX_PARTIAL_DEPTH:
-            raise HelperFailure(
-                f"partials are nested more than {MAX_PARTIAL_DEPTH} deep (does the partial {name} include itself?): "
-                "stop the recursion"
-            )
-        try:
-            yield
-        finally:
-            self.partial_depth -= 1
 
     # --- expressions ---------------------------------------------------------------------
 
@@ -475,9 +464,9 @@ def merge_output(entries: list[tuple[bool, Any]]) -> Any:
     group initialises ``buffer``, middle ones are added as ``buffer += (a + b)``, the
     last is returned as ``buffer + a + b``.
     """
+    if not entries:
+        return ""
     if all(appended for appended, _ in entries):
-        if not entries:
-            return ""
         total = _Sum(entries[0][1])
         for _, value in entries[1:]:
             total.add(value)
@@ -590,5 +579,5 @@ def render(program: Program, source: str, context: Any, partials: Mapping[str, s
         raise TemplateError(_TOO_LARGE, 1, 1, source) from None
     except RecursionError:
         raise TemplateError(
-            "the template nests blocks and partials too deeply to render: flatten it", 1, 1, source
+            "the template or its data is nested too deeply to render: flatten it", 1, 1, source
         ) from None

@@ -35,7 +35,7 @@ from plue.prompts.template.errors import TemplateError
 from plue.prompts.template.lexer import Lexer, Token, is_identifier_char
 from plue.prompts.template.values import UNDEFINED, strict_equals, to_string
 
-MAX_NESTING: Final = 100  # blocks, partial blocks and subexpressions inside each other
+MAX_NESTING: Final = 64  # blocks, partial blocks and subexpressions inside each other
 
 _STATEMENT_START: Final = frozenset(
     {

@@ -258,8 +258,9 @@ def loose_equals(left: Any, right: Any) -> bool:
     """``left == right`` with JavaScript's conversions (handlebars compares contexts with it)."""
     if left is right:
         return not (isinstance(left, float) and left != left)  # NaN is not equal to itself
-    if isinstance(left, dict | list) and isinstance(right, dict | list):
-        return False  # distinct objects
+    left_type = type(left)
+    if left_type is type(right) and left_type in _PLAIN_TYPES:
+        return left_type not in (dict, list) and bool(left == right)  # distinct objects are never equal
     left_kind, right_kind = _kind(left), _kind(right)
     if left_kind == right_kind:
         return strict_equals(left, right)
