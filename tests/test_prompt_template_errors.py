@@ -142,6 +142,11 @@ def test_output_larger_than_the_cap_is_refused() -> None:
     assert "larger than 10 MiB" in error.message
 
 
+def test_indenting_a_partial_past_the_cap_is_refused() -> None:
+    error = error_of(" " * 1000 + "{{> lines}}\n", {}, {"lines": "\n" * 20_000})
+    assert "larger than 10 MiB" in error.message
+
+
 def test_too_much_work_is_refused() -> None:
     loops = "{{#each n}}{{#each ../n}}{{#each ../../n}}{{/each}}{{/each}}{{/each}}"
     error = error_of(loops, {"n": list(range(200))})
@@ -156,11 +161,13 @@ def test_deeply_nested_blocks_are_refused() -> None:
 
 
 def test_deeply_nested_data_is_refused() -> None:
-    deep: Any = 1
+    deep_object: Any = 1
+    deep_list: Any = 1
     for _ in range(5000):
-        deep = {"a": [deep]}
-    assert "nested too deeply" in error_of("{{json x}}", {"x": deep}).message
-    assert "nested too deeply" in error_of("{{x}}", {"x": deep["a"]}).message
+        deep_object = {"a": deep_object}
+        deep_list = [deep_list]
+    assert "nested too deeply" in error_of("{{json x}}", {"x": deep_object}).message
+    assert "nested too deeply" in error_of("{{x}}", {"x": deep_list}).message
 
 
 # --- values that JSON cannot hold ----------------------------------------------------------------

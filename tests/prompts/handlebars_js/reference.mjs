@@ -1,11 +1,11 @@
 // The reference the Plue template renderer is compared against: handlebars.js itself.
 //
 //   node reference.mjs CORPUS.json   render every case of a corpus file
-//   node reference.mjs -             render the cases (a JSON array) read from stdin
+//   node reference.mjs -             render the cases read from stdin: a JSON array, or one case
 //
-// Each case is {"name", "template", "context", "partials"}; the answer on stdout is a JSON
-// array with, for each case in order, {"name", "output"} or {"name", "error"} (handlebars.js
-// rejected the template or failed while rendering it).
+// Each case is {"name", "template", "context", "partials"}; the answer on stdout is, for each
+// case in order, {"name", "output"} or {"name", "error"} (handlebars.js rejected the template
+// or failed while rendering it): a JSON array, or one object when one case was given.
 //
 // Every case gets a fresh Handlebars environment (compiled partials are cached in the
 // environment's partial table), the four Plue helpers, its partials, and is compiled with
@@ -71,5 +71,5 @@ if (!source) {
   process.stderr.write("usage: node reference.mjs CORPUS.json | -\n");
   process.exit(2);
 }
-const cases = JSON.parse(readFileSync(source === "-" ? 0 : source, "utf8"));
-process.stdout.write(JSON.stringify(cases.map(render)));
+const input = JSON.parse(readFileSync(source === "-" ? 0 : source, "utf8"));
+process.stdout.write(JSON.stringify(Array.isArray(input) ? input.map(render) : render(input)));

@@ -2,7 +2,11 @@
 
 Pipeline: `lexer` (tokens) → `parser` (the AST of `ast`) → `whitespace` (``~`` and
 standalone lines) → `compiler` (how each tag is called) → `evaluator` (rendering,
-with the JavaScript value semantics of `values` and the `helpers`).
+with `partials`, the `helpers` and their `options`, the JavaScript value semantics
+of `values` and `json_text`, and `output`'s JavaScript ``+`` joining).
+
+The reference is handlebars.js itself: ``tests/prompts/`` holds a corpus of cases
+recorded from it, the harness that produced them, and a differential fuzzer.
 """
 
 from __future__ import annotations

@@ -41,7 +41,9 @@ from plue.prompts.template.compiler import compile_program
 from plue.prompts.template.errors import HelperFailure, TemplateError
 from plue.prompts.template.helpers import HELPERS, block_helper_missing, missing_helper
 from plue.prompts.template.options import NOOP, BlockFunction, HelperOptions
+from plue.prompts.template.output import merge_output
 from plue.prompts.template.parser import original_of
+from plue.prompts.template.partials import PartialBlock, PartialTable, indent_lines
 from plue.prompts.template.values import (
     MAX_TEXT,
     NULL_CONTEXT,
@@ -50,7 +52,6 @@ from plue.prompts.template.values import (
     TextTooLarge,
     assign,
     create_frame,
-    js_add,
     lookup_property,
     loose_equals,
     normalize,
@@ -60,30 +61,6 @@ from plue.prompts.template.values import (
 
 MAX_DEPTH: Final = 64  # blocks and partials inside each other while rendering (Python's own stack must hold them)
 MAX_STEPS: Final = 1_000_000  # statements run and blocks entered in one render
-
-
-class PartialTable:
-    """The partials in reach: inline partials over the enclosing ones, over the caller's mapping."""
-
-    __slots__ = ("overlay", "parent", "provided")
-
-    def __init__(
-        self, overlay: Mapping[str, Any], parent: PartialTable | None, provided: Mapping[str, str] | None = None
-    ) -> None:
-        self.overlay = overlay
-        self.parent = parent
-        self.provided: Mapping[str, str] | None = provided if parent is None else parent.provided
-
-    def get(self, name: str) -> Any:
-        table: PartialTable | None = self
-        while table is not None:
-            if name in table.overlay:
-                return table.overlay[name]
-            table = table.parent
-        if self.provided is None:
-            return UNDEFINED
-        found = self.provided.get(name)
-        return UNDEFINED if found is None else found
 
 
 class Container:
@@ -149,25 +126,6 @@ class BoundProgram(BlockFunction):
         finally:
             runtime.depth -= 1
             container.partials = saved
-
-
-class PartialBlock(JSFunction):
-    """``@partial-block``: the block of a ``{{#> layout}}…{{/layout}}``, callable from inside the partial."""
-
-    def __init__(self, block: BoundProgram, outer: Any) -> None:
-        self.block = block
-        self.outer = outer  # the @partial-block in effect where the partial was called
-
-    def call(self, this: Any, args: list[Any]) -> Any:
-        context = args[0] if args else UNDEFINED
-        if isinstance(context, HelperOptions):
-            context = context.as_object()
-        options = args[1] if len(args) > 1 else None
-        options_data = options.data if isinstance(options, HelperOptions) else UNDEFINED
-        data = create_frame(options_data)
-        data["partial-block"] = self.outer
-        frame = options.block_params if isinstance(options, HelperOptions) else UNDEFINED
-        return self.block(context, data, frame)
 
 
 class Runtime:
@@ -338,28 +296,50 @@ class Runtime:
         return missing_helper(path.original, params)
 
     def partial(self, node: PartialStatement, scope: Scope) -> Any:
+        """``{{> name}}`` and ``{{#> name}}…{{/name}}`` (handlebars' ``invokePartialWrapper``)."""
         context = self.expression(node.params[0], scope) if node.params else scope.context
-        name: str | None
+        name: str | None = None  # a dynamic name is only known once its value is
         if isinstance(node.name, SubExpression):
-            name = None
-            partial = self.call_value(node.name, scope)
+            found = self.call_value(node.name, scope)
         else:
             name = to_string(original_of(node.name))
-            partial = scope.partials.get(name)
+            found = scope.partials.get(name)
         hash_ = self.hash(node.hash, scope) if node.hash is not None else None
         block = BoundProgram(self, node.program, scope) if node.program is not None else None
         if hash_ is not None:
             context = assign(assign({}, context), hash_)
-        if not truthy(partial):
-            if name == "@partial-block":
-                partial = _frame_entry(scope.data, "partial-block")
-            else:
-                name = "undefined" if name is None else name  # handlebars.js looks up partials[undefined]
-                partial = scope.partials.get(name)
-        elif name is None and not isinstance(partial, JSFunction):
-            name = to_string(partial)
-            partial = scope.partials.get(name)
+        name, found = self.resolve_partial(name, found, scope)
+        result = self.invoke_partial(name, found, context, hash_, block, scope)
+        if node.indent and result is not None and result is not UNDEFINED:
+            if not isinstance(result, str):
+                raise HelperFailure(f"the partial {name} rendered a {type(result).__name__}, which cannot be indented")
+            result = indent_lines(result, node.indent)
+        return result
 
+    def resolve_partial(self, name: str | None, found: Any, scope: Scope) -> tuple[str, Any]:
+        """(name, partial) as handlebars' ``resolvePartial`` settles them; a dynamic name's value is a name."""
+        if not truthy(found):
+            if name == "@partial-block":
+                return name, _frame_entry(scope.data, "partial-block")
+            name = "undefined" if name is None else name  # handlebars.js looks up partials[undefined]
+            return name, scope.partials.get(name)
+        if name is None:
+            if isinstance(found, JSFunction):
+                return "undefined", found
+            name = to_string(found)
+            return name, scope.partials.get(name)
+        return name, found
+
+    def invoke_partial(
+        self,
+        name: str,
+        partial: Any,
+        context: Any,
+        hash_: dict[str, Any] | None,
+        block: BoundProgram | None,
+        scope: Scope,
+    ) -> Any:
+        """Render the partial (handlebars' ``invokePartial``): a partial block becomes ``@partial-block``."""
         data = scope.data
         partials = scope.partials
         if block is not None:
@@ -372,28 +352,22 @@ class Runtime:
                 partial = partial_block
         if partial is UNDEFINED or partial is None:
             raise HelperFailure(f"The partial {name} could not be found: check its name, or add the partial")
-        options = HelperOptions(name, hash_ or {}, block, NOOP if block else None, data, scope.block_params, partials)
         if self.depth >= MAX_DEPTH:
             raise HelperFailure(
                 f"partials are nested more than {MAX_DEPTH} deep (does the partial {name} include itself?): "
                 "stop the recursion"
             )
+        options = HelperOptions(name, hash_ or {}, block, NOOP if block else None, data, scope.block_params, partials)
         self.depth += 1
         try:
             if isinstance(partial, JSFunction):
-                result = partial.call(UNDEFINED, [context, options])
-            elif isinstance(partial, str):
-                program = compile_program(partial, to_string(name))
-                result = to_string(self.render_template(program, to_string(name), context, data, partials))
-            else:
-                raise HelperFailure(f"the partial {name} is not a template (a string): check the partials given")
+                return partial.call(UNDEFINED, [context, options])
+            if isinstance(partial, str):
+                program = compile_program(partial, name)
+                return to_string(self.render_template(program, name, context, data, partials))
+            raise HelperFailure(f"the partial {name} is not a template (a string): check the partials given")
         finally:
             self.depth -= 1
-        if node.indent and result is not None and result is not UNDEFINED:
-            if not isinstance(result, str):
-                raise HelperFailure(f"the partial {name} rendered a {type(result).__name__}, which cannot be indented")
-            result = _indent(result, node.indent)
-        return result
 
     # --- expressions ---------------------------------------------------------------------
 
@@ -455,88 +429,6 @@ class Runtime:
 _TOO_LARGE: Final = f"the output would be larger than {MAX_TEXT // (1024 * 1024)} MiB: render less (or smaller data)"
 
 
-def merge_output(entries: list[tuple[bool, Any]]) -> Any:
-    """What handlebars' ``mergeSource`` makes of a program's appends: JavaScript ``+`` with its grouping.
-
-    Consecutive appends become one expression ``a + b + c``, so two numbers next to
-    each other are added (``{{a}}{{b}}`` with 1 and 2 gives 3). Statements (an
-    ambiguous block's ``if (v != null) buffer += v``) split the groups: the first
-    group initialises ``buffer``, middle ones are added as ``buffer += (a + b)``, the
-    last is returned as ``buffer + a + b``.
-    """
-    if not entries:
-        return ""
-    if all(appended for appended, _ in entries):
-        total = _Sum(entries[0][1])
-        for _, value in entries[1:]:
-            total.add(value)
-        return total.result()
-    index = 0
-    if entries[0][0]:
-        index, first = _group(entries, 0)
-        buffer = _Sum(first)
-    else:
-        buffer = _Sum("")
-    while index < len(entries):
-        appended, value = entries[index]
-        if not appended:
-            if value is not None and value is not UNDEFINED:
-                buffer.add(value)
-            index += 1
-            continue
-        end = index
-        while end < len(entries) and entries[end][0]:
-            end += 1
-        if end == len(entries):  # `return buffer + a + b`
-            for _, item in entries[index:]:
-                buffer.add(item)
-            return buffer.result()
-        index, group = _group(entries, index)
-        buffer.add(group)
-    return buffer.result()
-
-
-def _group(entries: list[tuple[bool, Any]], start: int) -> tuple[int, Any]:
-    total = _Sum(entries[start][1])
-    index = start + 1
-    while index < len(entries) and entries[index][0]:
-        total.add(entries[index][1])
-        index += 1
-    return index, total.result()
-
-
-class _Sum:
-    """A left-to-right JavaScript ``+``; string parts are joined once at the end."""
-
-    __slots__ = ("parts", "size", "value")
-
-    def __init__(self, first: Any) -> None:
-        self.value: Any = None
-        self.parts: list[str] | None = None
-        self.size = 0
-        if isinstance(first, str):
-            self.parts = [first]
-            self.size = len(first)
-        else:
-            self.value = first
-
-    def add(self, value: Any) -> None:
-        if self.parts is None:
-            value = js_add(self.value, value)
-            if not isinstance(value, str):
-                self.value = value
-                return
-            self.parts = []
-        text = value if isinstance(value, str) else to_string(value)
-        self.size += len(text)
-        if self.size > MAX_TEXT:
-            raise TextTooLarge
-        self.parts.append(text)
-
-    def result(self) -> Any:
-        return "".join(self.parts) if self.parts is not None else self.value
-
-
 def _this(scope: Scope) -> Any:
     context = scope.context
     return NULL_CONTEXT if context is None or context is UNDEFINED else context
@@ -557,15 +449,6 @@ def _frame_entry(data: Any, key: str) -> Any:
     if isinstance(data, dict):
         return normalize(data.get(key, UNDEFINED))
     return lookup_property(data, key)
-
-
-def _indent(text: str, indent: str) -> str:
-    lines = text.split("\n")
-    for index, line in enumerate(lines):
-        if not line and index + 1 == len(lines):
-            break
-        lines[index] = indent + line
-    return "\n".join(lines)
 
 
 def render(program: Program, source: str, context: Any, partials: Mapping[str, str]) -> str:

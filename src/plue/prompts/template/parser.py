@@ -118,6 +118,8 @@ def identifier(text: str) -> str:
 
 
 class Parser:
+    """One template's parse: tokens pulled from the lexer one at a time, with one token of lookahead."""
+
     def __init__(self, source_text: str, source: str) -> None:
         self.source = source
         self.lexer = Lexer(source_text, source)
@@ -248,11 +250,11 @@ class Parser:
             decorator="*" in opening.text,
         )
 
-    def open_tag(self, allow_block_params: bool = True) -> _Open:
+    def open_tag(self) -> _Open:
         opening = self.advance()
         path = self.helper_name(opening)
         params, hash_ = self.params_and_hash(opening)
-        block_params = self.block_params(opening) if allow_block_params else None
+        block_params = self.block_params(opening)
         close = self.expect("CLOSE", opening)
         return _Open(opening, path, params, hash_, block_params, strip_flags(opening.text, close.text))
 
@@ -523,7 +525,7 @@ def _number(text: str) -> int | float:
 
 
 def _tag_name(opening: _Open) -> str:
-    prefix = {"OPEN_BLOCK": "#", "OPEN_INVERSE": "^", "OPEN_PARTIAL_BLOCK": "#>"}.get(opening.token.kind, "")
+    prefix = {"OPEN_BLOCK": "#", "OPEN_INVERSE": "^", "OPEN_PARTIAL_BLOCK": "#> "}.get(opening.token.kind, "")
     if "*" in opening.token.text:
         prefix += "*"
     return prefix + _path_text(opening.path)
