@@ -13,7 +13,6 @@ import json
 import os
 import queue
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import plue
+from plue.children import signal_name
 from plue.sandbox.protocol import ProtocolError, read_frame, write_frames
 from plue.sandbox.results import Evaluation, EvaluationError, EvaluationRequest, Limits, bounded
 
@@ -82,13 +82,6 @@ class _Parent:
             self.process.stdout.close()
 
 
-def _signal_name(number: int) -> str:
-    try:
-        return signal.Signals(number).name
-    except ValueError:
-        return f"signal {number}"
-
-
 def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
@@ -135,7 +128,7 @@ def _interpret(path: str, outcome: dict[str, Any], output: bytes, limits: Limits
         return failed("timeout", f"evaluation took longer than {limits.wall_seconds:g} s (an endless loop?)")
     code = int(outcome.get("exit", -1))
     if code < 0:
-        name = _signal_name(-code)
+        name = signal_name(-code)
         if name == "SIGXCPU" or (name == "SIGKILL" and float(outcome.get("seconds", 0)) >= limits.cpu_seconds):
             return failed(
                 "cpu",

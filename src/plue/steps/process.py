@@ -26,6 +26,7 @@ from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import Final
 
+from plue.children import has_exited, open_pidfd, signal_name
 from plue.engine.events import StepStatus, Stream
 from plue.engine.executor import StepContext, StepResult
 from plue.steps.lines import LineSplitter
@@ -78,7 +79,7 @@ class _Watch:
         for pipe, stream in ((process.stdout, Stream.STDOUT), (process.stderr, Stream.STDERR)):
             self.splitters[pipe.fileno()] = LineSplitter(partial(context.log, stream))
             self.selector.register(pipe.fileno(), selectors.EVENT_READ)
-        self.pidfd = _open_pidfd(process.pid)
+        self.pidfd = open_pidfd(process.pid)
         if self.pidfd is not None:
             self.selector.register(self.pidfd, selectors.EVENT_READ)
         self.outcome: StepStatus | None = None  # TIMED_OUT or CANCELLED once we decided to kill it
@@ -92,7 +93,7 @@ class _Watch:
             self._read(self._select_timeout())
             now = time.monotonic()
             if not self.exited:
-                self.exited = self.pidfd is None and _has_exited(self.process.pid)
+                self.exited = self.pidfd is None and has_exited(self.process.pid)
             if self.outcome is None and not self.exited:
                 deadline = self.context.deadline
                 if deadline is not None and now >= deadline:
@@ -180,24 +181,8 @@ class _Watch:
         if code == 0:
             return StepResult(StepStatus.SUCCESS, exit_code=0)
         if code < 0:
-            return StepResult(StepStatus.FAILED, error=f"killed by {_signal_name(-code)}")
+            return StepResult(StepStatus.FAILED, error=f"killed by {signal_name(-code)}")
         return StepResult(StepStatus.FAILED, exit_code=code, error=f"exit code {code}")
-
-
-def _open_pidfd(pid: int) -> int | None:
-    """A descriptor readable once `pid` exits (Linux 5.3+), or None: then exit is polled."""
-    try:
-        return os.pidfd_open(pid)
-    except (AttributeError, OSError):
-        return None
-
-
-def _has_exited(pid: int) -> bool:
-    """Whether the child has exited, without reaping it (WNOWAIT), so its pid stays ours."""
-    try:
-        return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
-    except ChildProcessError:
-        return True
 
 
 def _group_alive(group: int) -> bool:
@@ -229,10 +214,3 @@ def _live_member(group: int) -> bool:
         if len(fields) > 2 and int(fields[2]) == group and fields[0] not in (b"Z", b"X"):
             return True
     return False
-
-
-def _signal_name(number: int) -> str:
-    try:
-        return signal.Signals(number).name
-    except ValueError:
-        return f"signal {number}"

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from plue.children import has_exited, open_pidfd, signal_name
 from plue.llm.tools.bounds import HeadTail
 
 POLL_SECONDS: Final = 0.05
@@ -76,9 +77,9 @@ def run_bounded(
     stopped = None
     if watch.stopped is not None:
         stopped = "cancelled" if watch.stopped == "cancelled" else f"timed out after {timeout:g} s"
-    signal_name = _signal_name(-code) if code is not None and code < 0 else None
+    killed_by = signal_name(-code) if code is not None and code < 0 else None
     exit_code = code if code is not None and code >= 0 and stopped is None else None
-    return Finished(watch.output.text(), exit_code, stopped, signal_name)
+    return Finished(watch.output.text(), exit_code, stopped, killed_by)
 
 
 class _Watch:
@@ -98,7 +99,7 @@ class _Watch:
         self.pipe = process.stdout.fileno()
         self.selector = selectors.DefaultSelector()
         self.selector.register(self.pipe, selectors.EVENT_READ)
-        self.pidfd = _open_pidfd(process.pid)
+        self.pidfd = open_pidfd(process.pid)
         if self.pidfd is not None:
             self.selector.register(self.pidfd, selectors.EVENT_READ)
         self.pipe_open = True
@@ -122,7 +123,7 @@ class _Watch:
                     self.selector.unregister(key.fd)
                     self.pipe_open = False
             now = time.monotonic()
-            if reaped_at is None and not _has_exited(self.process.pid):
+            if reaped_at is None and not has_exited(self.process.pid):
                 if self.stopped is None:
                     if now >= self.deadline:
                         self.stopped = "timeout"
@@ -164,26 +165,3 @@ class _Watch:
                 self.process.wait(timeout=GIVE_UP_SECONDS)
         assert self.process.stdout is not None
         self.process.stdout.close()
-
-
-def _open_pidfd(pid: int) -> int | None:
-    """A descriptor readable once `pid` exits (Linux 5.3+), or None: then exit is polled."""
-    try:
-        return os.pidfd_open(pid)
-    except (AttributeError, OSError):
-        return None
-
-
-def _has_exited(pid: int) -> bool:
-    """Whether the child has exited, without reaping it (WNOWAIT), so its pid stays ours."""
-    try:
-        return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
-    except ChildProcessError:
-        return True
-
-
-def _signal_name(number: int) -> str:
-    try:
-        return signal.Signals(number).name
-    except ValueError:
-        return f"signal {number}"
