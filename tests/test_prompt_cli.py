@@ -73,13 +73,19 @@ def test_lint_reports_every_problem_with_its_line(tmp_path: Path) -> None:
     write(tmp_path / "prompts" / "typo.md", "---\nname: t\nshema: {}\n---\n")
     write(tmp_path / "prompts" / "tools.md", "---\ntools: [read_file, rm_rf]\n---\n")
     write(tmp_path / "fix.prompt.md", "{{#each x}}\n{{/with}}\n")
+    write(tmp_path / "prompts" / "parts.md", "---\nname: p\n---\n{{> review}}\n{{#> optional}}none{{/optional}}\n"
+          "{{#*inline \"local\"}}x{{/inline}}{{> local}}\n\n{{> missing-one}}\n")  # fmt: skip
     result = plue("prompt", "lint", cwd=tmp_path)
     assert result.returncode == 1, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].startswith("fix.prompt.md:2:")
-    assert lines[1].startswith("prompts/tools.md:2: unknown tool 'rm_rf'; the tools are: read_file, write_file,")
-    assert lines[2] == "prompts/typo.md:3: unknown frontmatter field 'shema'; did you mean 'schema'?"
-    assert lines[-1] == "3 problems in 4 prompt files"
+    assert lines[1] == (
+        "prompts/parts.md:8: the partial 'missing-one' is not in prompts/ (as missing-one.md or missing-one.prompt.md);"
+        " add it or fix the name"
+    )
+    assert lines[2].startswith("prompts/tools.md:2: unknown tool 'rm_rf'; the tools are: read_file, write_file,")
+    assert lines[3] == "prompts/typo.md:3: unknown frontmatter field 'shema'; did you mean 'schema'?"
+    assert lines[-1] == "4 problems in 5 prompt files"
 
 
 def test_lint_of_a_clean_repository(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ import click
 from plue.cli.invocation import parse_input_pairs, read_payload
 from plue.cli.output import Output, plural
 from plue.llm.tools import ToolSpecError, parse_tool_specs
-from plue.prompts import PromptError, load_prompt, render_prompt
+from plue.prompts import PartialLibrary, PromptError, load_prompt, render_prompt
 from plue.registry.discovery import discover_prompts
 
 REPO_ARGUMENT = click.Path(exists=True, file_okay=False, dir_okay=True, path_type=Path)
@@ -51,13 +51,21 @@ def _problems(repo: Path, relative: Path) -> list[str]:
         loaded = load_prompt(repo / relative)
     except PromptError as exc:
         return [_relative(str(exc), repo)]
+    problems = []
     if loaded.tools is not None:
         try:
             parse_tool_specs(loaded.tools)
         except ToolSpecError as exc:
-            line = loaded.field_lines.get("tools", 1)
-            return [f"{relative}:{line}: {exc}"]
-    return []
+            problems.append(f"{relative}:{loaded.field_lines.get('tools', 1)}: {exc}")
+    partials = PartialLibrary(loaded.path.parent)
+    for name, line in loaded.template.partial_references():
+        if name not in partials:
+            where = relative.parent.as_posix() or "."
+            problems.append(
+                f"{relative}:{loaded.body_line + line - 1}: the partial '{name}' is not in {where}/"
+                f" (as {name}.md or {name}.prompt.md); add it or fix the name"
+            )
+    return problems
 
 
 def _relative(message: str, repo: Path) -> str:

@@ -7,6 +7,7 @@ from typing import Any
 
 from plue.prompts.template.compiler import compile_program
 from plue.prompts.template.evaluator import render
+from plue.prompts.template.references import partial_references
 
 
 class Template:
@@ -15,6 +16,10 @@ class Template:
     def __init__(self, text: str, source: str) -> None:
         self.source = source
         self._program = compile_program(text, source)
+
+    def partial_references(self) -> list[tuple[str, int]]:
+        """(name, line) of each partial the template names statically (`{{> name}}`)."""
+        return partial_references(self._program)
 
     def render(self, context: Mapping[str, Any], partials: Mapping[str, str]) -> str:
         """The output for `context`; `partials` is read with ``.get(name)`` only, when a partial is used."""
