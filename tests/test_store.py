@@ -226,8 +226,10 @@ def test_to_json(store: Store) -> None:
     data = run.to_json()
     assert list(data) == [
         "id", "workflow", "status", "event", "inputs", "created_at", "started_at", "finished_at", "error",
-        "attempt", "parent_run_id", "cancel_requested", "steps",
+        "attempt", "parent_run_id", "cancel_requested", "repository", "sha", "ref", "branch", "delivery_id",
+        "queued_at", "steps",
     ]  # fmt: skip
+    assert data["repository"] is None and data["queued_at"] is not None
     assert data["workflow"] == {"id": run.workflow_id, "path": "ci.plue.py", "name": "CI"}
     assert (data["event"], data["status"], data["inputs"]) == ("push", "running", {"who": "me"})
     assert [step["id"] for step in data["steps"]] == STEP_IDS

@@ -19,7 +19,24 @@ from plue.store.models import metadata
 
 __all__ = ["db_url", "store"]  # fixtures
 
-TABLES = {"alembic_version", "workflows", "runs", "steps", "log_lines", "llm_usage"}
+TABLES = {
+    "alembic_version",
+    "workflows",
+    "runs",
+    "steps",
+    "log_lines",
+    "llm_usage",
+    "deliveries",
+    "schedule_ticks",
+    "api_tokens",
+}
+# The CHECK constraints of each table (the others have none).
+CHECKS = {
+    "runs": {"ck_runs_status"},
+    "steps": {"ck_steps_status"},
+    "deliveries": {"ck_deliveries_outcome"},
+    "api_tokens": {"ck_api_tokens_scope"},
+}
 
 
 def test_head_is_the_newest_script() -> None:
@@ -123,4 +140,4 @@ def test_foreign_keys_and_checks_match_the_models(store: Store) -> None:
             }
             assert reflected == expected, table.name
             checks = {check["name"] for check in inspector.get_check_constraints(table.name)}
-            assert checks == ({f"ck_{table.name}_status"} if "status" in table.c else set()), table.name
+            assert checks == CHECKS.get(table.name, set()), table.name

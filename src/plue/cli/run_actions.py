@@ -23,6 +23,7 @@ from plue.engine.masking import Masker
 from plue.plan import content_hash
 from plue.registry import Registry
 from plue.registry.discovery import is_workflow_name
+from plue.runners.local import reusable_steps
 from plue.steps import LlmOptions
 from plue.store import RunRecord, Store, StoreError
 from plue.validation import PlanInvalid
@@ -249,21 +250,6 @@ def print_summary(out: Output, run_id: int, model: RunModel, status: str, mask: 
     if model.finished is not None and model.finished.error:
         out.line(f"  {mask(model.finished.error)}")
     out.line(f"details: plue run view {run_id}")
-
-
-def reusable_steps(run: RunRecord) -> dict[str, Reused]:
-    """Steps of `run` that succeeded and whose upstream steps are all reused too.
-
-    A step after one that runs again runs again as well: its inputs may change.
-    """
-    latest = {step.id: step for step in run.steps}
-    depends = {str(step["id"]): [str(dep) for dep in step.get("depends_on", [])] for step in run.plan["steps"]}
-    reuse: dict[str, Reused] = {}
-    for step_id in ordered_step_ids(run):
-        step = latest.get(step_id)
-        if step is not None and step.status == "success" and all(dep in reuse for dep in depends.get(step_id, [])):
-            reuse[step_id] = Reused(dict(step.outputs), step.exit_code)
-    return reuse
 
 
 # --- the store ----------------------------------------------------------------------------

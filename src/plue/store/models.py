@@ -28,6 +28,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 # The same status strings as `plue.engine.events` (the store may not import the engine).
 RUN_STATUSES = ("queued", "running", "success", "failed", "cancelled", "interrupted")
 STEP_STATUSES = ("pending", "running", "success", "failed", "skipped", "cancelled", "timed_out")
+DELIVERY_OUTCOMES = ("queued", "ignored", "error")
+TOKEN_SCOPES = ("read", "write", "admin")  # each allows what the ones before it allow
 
 # Explicit constraint names: the same on both databases, and stable for later migrations.
 NAMING_CONVENTION = {
@@ -84,11 +86,20 @@ runs = Table(
     Column("error", Text),
     Column("owner", Text),  # host:pid:process-start-time of the process executing it
     Column("cancel_requested", Boolean, nullable=False),
+    # Where a server run comes from (None for local runs): the repository and commit it runs at.
+    Column("repository", Text),  # "owner/name"
+    Column("sha", Text),
+    Column("ref", Text),
+    Column("branch", Text),
+    Column("delivery_id", Text),  # the webhook delivery that queued it
+    Column("queued_at", Double),
     CheckConstraint(_in("status", RUN_STATUSES), name="status"),
-    # list_runs: newest first, optionally by status or workflow; recovery: running runs.
+    # list_runs: newest first, optionally by status, workflow or repository; recovery: running runs;
+    # claim_run: the oldest queued run.
     Index(None, "status", "id"),
     Index(None, "workflow_path", "id"),
     Index(None, "workflow_name", "id"),
+    Index(None, "repository", "id"),
     # Run ids are what users type: never hand out a deleted run's id again.
     sqlite_autoincrement=True,
 )
@@ -152,4 +163,49 @@ llm_usage = Table(
     Column("stop_reason", Text, nullable=True),
     Column("request_id", Text, nullable=True),
     Index(None, "run_id", "step_id", "attempt"),
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True),  # the list_deliveries cursor
+    Column("delivery_id", Text, nullable=False),  # GitHub's X-GitHub-Delivery
+    Column("event", Text, nullable=False),
+    Column("action", Text),
+    Column("repository", Text),
+    Column("received_at", Double, nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("reason", Text),
+    Column("run_ids", Json, nullable=False),
+    Column("payload", Json),  # the decoded body, to redeliver it later
+    CheckConstraint(_in("outcome", DELIVERY_OUTCOMES), name="outcome"),
+    # A delivery is handled once, however often (and by however many processes) it arrives.
+    UniqueConstraint("delivery_id"),
+)
+
+schedule_ticks = Table(
+    "schedule_ticks",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("key", Text, nullable=False),  # which schedule: the scheduler's name for a workflow's cron trigger
+    Column("scheduled_at", Double, nullable=False),
+    Column("fired_at", Double, nullable=False),
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="SET NULL")),
+    # Each tick fires once across processes and restarts; also serves last_schedule_tick.
+    UniqueConstraint("key", "scheduled_at"),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("token_hash", Text, nullable=False),  # sha256 hex of the token: the token itself is never stored
+    Column("scope", String(16), nullable=False),
+    Column("created_at", Double, nullable=False),
+    Column("last_used_at", Double),
+    Column("revoked", Boolean, nullable=False),
+    CheckConstraint(_in("scope", TOKEN_SCOPES), name="scope"),
+    UniqueConstraint("name"),
+    UniqueConstraint("token_hash"),
 )

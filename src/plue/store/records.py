@@ -61,6 +61,13 @@ class RunRecord:
     cancel_requested: bool
     steps: tuple[StepRecord, ...]  # the latest attempt of each step, in plan order
     attempts: tuple[StepRecord, ...]  # every attempt: plan order, then attempt
+    # Where a server run comes from; None for local runs.
+    repository: str | None = None  # "owner/name"
+    sha: str | None = None
+    ref: str | None = None
+    branch: str | None = None
+    delivery_id: str | None = None  # the webhook delivery that queued it
+    queued_at: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The run for `--json` output: the event by name only (payloads can be large), steps' latest attempts."""
@@ -77,6 +84,12 @@ class RunRecord:
             "attempt": self.attempt,
             "parent_run_id": self.parent_run_id,
             "cancel_requested": self.cancel_requested,
+            "repository": self.repository,
+            "sha": self.sha,
+            "ref": self.ref,
+            "branch": self.branch,
+            "delivery_id": self.delivery_id,
+            "queued_at": self.queued_at,
             "steps": [step.to_json() for step in self.steps],
         }
 
@@ -138,4 +151,72 @@ class LlmUsageRecord:
             "stop_reason": self.stop_reason,
             "request_id": self.request_id,
             "at": self.at,
+        }
+
+
+@dataclass(frozen=True)
+class NewRun:
+    """A run to queue, with the workflow (version) it comes from."""
+
+    workflow_path: str
+    workflow_name: str
+    content_hash: str
+    plan: dict[str, Any]
+    event_name: str | None
+    event: dict[str, Any] | None
+    inputs: dict[str, Any]
+    repository: str | None = None
+    sha: str | None = None
+    ref: str | None = None
+    branch: str | None = None
+
+
+@dataclass(frozen=True)
+class DeliveryRecord:
+    """A webhook delivery and what came of it."""
+
+    id: int  # the cursor for list_deliveries(before=...)
+    delivery_id: str
+    event: str
+    action: str | None
+    repository: str | None
+    received_at: float
+    outcome: str  # queued | ignored | error
+    reason: str | None
+    run_ids: tuple[int, ...]
+    payload: dict[str, Any] | None  # the decoded body; not in to_json (payloads can be large)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "delivery_id": self.delivery_id,
+            "event": self.event,
+            "action": self.action,
+            "repository": self.repository,
+            "received_at": self.received_at,
+            "outcome": self.outcome,
+            "reason": self.reason,
+            "run_ids": list(self.run_ids),
+        }
+
+
+@dataclass(frozen=True)
+class TokenRecord:
+    """An API token, without the token (only its hash is stored)."""
+
+    id: int
+    name: str
+    scope: str  # read | write | admin
+    created_at: float
+    last_used_at: float | None
+    revoked: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "scope": self.scope,
+            "created_at": self.created_at,
+            "last_used_at": self.last_used_at,
+            "revoked": self.revoked,
         }

@@ -2,7 +2,9 @@
 
 A running run records its owner as ``host:pid:start-time``, the start time being
 field 22 of ``/proc/<pid>/stat`` (clock ticks since boot): a pid reused by another
-process has another start time. A run owned by this host whose process is gone is
+process has another start time. A process running several runs at once (the
+server's workers) adds ``/worker-N``: the suffix names the thread, the process
+decides whether it lives. A run owned by this host whose process is gone is
 `interrupted`: its running steps become `cancelled` with the same error as the run,
 pending steps stay pending (they never ran; a rerun runs them), and every committed
 log line stays. Runs owned by other hosts are left alone: only their host can tell
@@ -22,6 +24,7 @@ from plue.store.models import runs, steps
 
 INTERRUPTED_ERROR = "interrupted: the process executing it died"
 UNKNOWN_START = "?"  # no /proc (not Linux): only the pid is checked
+WORKER_SEPARATOR = "/"  # host names, pids and start times hold no "/"
 
 
 @cache
@@ -29,10 +32,11 @@ def hostname() -> str:
     return socket.gethostname()
 
 
-def process_owner(pid: int | None = None) -> str:
-    """The owner string of a process (default: this one)."""
+def process_owner(pid: int | None = None, *, worker: str | None = None) -> str:
+    """The owner string of a process (default: this one), e.g. `host:pid:start/worker-1` with `worker`."""
     pid = os.getpid() if pid is None else pid
-    return f"{hostname()}:{pid}:{process_start_time(pid) or UNKNOWN_START}"
+    owner = f"{hostname()}:{pid}:{process_start_time(pid) or UNKNOWN_START}"
+    return owner if worker is None else f"{owner}{WORKER_SEPARATOR}{worker}"
 
 
 def process_start_time(pid: int) -> str | None:
@@ -49,7 +53,7 @@ def process_start_time(pid: int) -> str | None:
 
 def owner_alive(owner: str) -> bool | None:
     """Whether the owning process lives: None if it is on another host (or the owner is not ours to judge)."""
-    parts = owner.rsplit(":", 2)
+    parts = owner.split(WORKER_SEPARATOR, 1)[0].rsplit(":", 2)
     if len(parts) != 3 or not parts[1].isdigit():
         return None
     host, pid_text, start = parts

@@ -66,6 +66,11 @@ def create_run(
     event: dict[str, Any] | None,
     inputs: dict[str, Any],
     parent_run_id: int | None,
+    repository: str | None = None,
+    sha: str | None = None,
+    ref: str | None = None,
+    branch: str | None = None,
+    delivery_id: str | None = None,
 ) -> int:
     workflow = connection.execute(
         select(workflows.c.path, workflows.c.name).where(workflows.c.id == workflow_id)
@@ -79,6 +84,7 @@ def create_run(
             raise StoreError(f"no run {parent_run_id} to rerun")
         attempt = parent_attempt + 1
     step_ids = _plan_step_ids(plan)
+    now = time.time()
     result = connection.execute(
         insert(runs)
         .values(
@@ -92,8 +98,14 @@ def create_run(
             status="queued",
             attempt=attempt,
             parent_run_id=parent_run_id,
-            created_at=time.time(),
+            created_at=now,
             cancel_requested=False,
+            repository=clean_optional(repository),
+            sha=clean_optional(sha),
+            ref=clean_optional(ref),
+            branch=clean_optional(branch),
+            delivery_id=clean_optional(delivery_id),
+            queued_at=now,
         )
         .returning(runs.c.id)
     )
@@ -205,8 +217,26 @@ def get_run(connection: Connection, run_id: int) -> RunRecord | None:
     return _run_records(connection, [row])[0]
 
 
-def list_runs(connection: Connection, *, workflow: str | None, status: str | None, limit: int) -> list[RunRecord]:
+def list_runs(
+    connection: Connection,
+    *,
+    workflow: str | None,
+    status: str | None,
+    limit: int,
+    event: str | None = None,
+    branch: str | None = None,
+    repository: str | None = None,
+    before: int | None = None,
+) -> list[RunRecord]:
     query = select(runs).order_by(runs.c.id.desc()).limit(limit)
+    if before is not None:
+        query = query.where(runs.c.id < before)
+    if event is not None:
+        query = query.where(runs.c.event_name == event)
+    if branch is not None:
+        query = query.where(runs.c.branch == branch)
+    if repository is not None:
+        query = query.where(runs.c.repository == repository)
     if workflow is not None:
         query = query.where(or_(runs.c.workflow_path == workflow, runs.c.workflow_name == workflow))
     if status is not None:
@@ -249,6 +279,12 @@ def _run_record(row: Row[Any], attempts: list[StepRecord]) -> RunRecord:
         cancel_requested=bool(row.cancel_requested),
         steps=tuple(_latest(attempts)),
         attempts=tuple(attempts),
+        repository=row.repository,
+        sha=row.sha,
+        ref=row.ref,
+        branch=row.branch,
+        delivery_id=row.delivery_id,
+        queued_at=row.queued_at,
     )
 
 

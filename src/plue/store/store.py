@@ -17,11 +17,11 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from plue.store import logs, migrate, recovery, runs, usage
+from plue.store import deliveries, logs, migrate, queue, recovery, runs, schedules, tokens, usage
 from plue.store.database import WRITE_OPTION, make_engine, resolve_url, write_lock
 from plue.store.errors import StoreError, StoreUnavailable
 from plue.store.logs import LogLineTuple
-from plue.store.records import LlmUsageRecord, LogRecord, RunRecord
+from plue.store.records import DeliveryRecord, LlmUsageRecord, LogRecord, NewRun, RunRecord, TokenRecord
 from plue.store.values import clean_json, clean_optional
 
 
@@ -107,8 +107,15 @@ class Store:
         event: dict[str, Any] | None,
         inputs: dict[str, Any],
         parent_run_id: int | None = None,
+        repository: str | None = None,
+        sha: str | None = None,
+        ref: str | None = None,
+        branch: str | None = None,
     ) -> int:
-        """A new `queued` run with every plan step `pending` (attempt 1). A rerun has its parent's attempt + 1."""
+        """A new `queued` run with every plan step `pending` (attempt 1). A rerun has its parent's attempt + 1.
+
+        `repository` ("owner/name"), `sha`, `ref` and `branch` say where a server run's files come from.
+        """
         with self._write() as connection:
             return runs.create_run(
                 connection,
@@ -118,6 +125,10 @@ class Store:
                 event=event,
                 inputs=inputs,
                 parent_run_id=parent_run_id,
+                repository=repository,
+                sha=sha,
+                ref=ref,
+                branch=branch,
             )
 
     def start_run(self, run_id: int, owner: str | None = None, *, at: float | None = None) -> None:
@@ -238,11 +249,159 @@ class Store:
         with self._read() as connection:
             return usage.read_llm_usage(connection, run_id)
 
-    def list_runs(self, *, workflow: str | None = None, status: str | None = None, limit: int = 50) -> list[RunRecord]:
-        """Newest first; `workflow` matches a workflow's path or its name."""
+    def list_runs(
+        self,
+        *,
+        workflow: str | None = None,
+        status: str | None = None,
+        event: str | None = None,
+        branch: str | None = None,
+        repository: str | None = None,
+        before: int | None = None,
+        limit: int = 50,
+    ) -> list[RunRecord]:
+        """Newest first; `workflow` matches a workflow's path or its name, `event` the event name.
+
+        Page with `before`: the id of the last run of the previous page.
+        """
         _check_limit(limit)
         with self._read() as connection:
-            return runs.list_runs(connection, workflow=workflow, status=status, limit=limit)
+            return runs.list_runs(
+                connection,
+                workflow=workflow,
+                status=status,
+                event=event,
+                branch=branch,
+                repository=repository,
+                before=before,
+                limit=limit,
+            )
+
+    # --- the queue ---------------------------------------------------------------------
+
+    def enqueue(
+        self,
+        run: NewRun,
+        *,
+        parent_run_id: int | None = None,
+        reuse: Mapping[str, tuple[dict[str, str], int | None]] | None = None,
+    ) -> int:
+        """Queue one run (a dispatch, a schedule tick, a rerun) with its workflow version; the run's id.
+
+        `reuse` (step id -> outputs, exit code): steps a rerun takes over instead of running, marked
+        `reused` in the same transaction, so a worker never claims the run without them.
+        """
+        at = time.time()
+        with self._write() as connection:
+            run_id = queue.enqueue(connection, run, parent_run_id=parent_run_id)
+            for step_id, (outputs, exit_code) in (reuse or {}).items():
+                values = {"status": "success", "reused": True, "outputs": clean_json(outputs)}
+                runs.update_latest_step(
+                    connection, run_id, step_id, {**values, "exit_code": exit_code, "finished_at": at}
+                )
+            return run_id
+
+    def claim_run(self, owner: str) -> RunRecord | None:
+        """Take the oldest queued run: it is `running`, owned by `owner`, and nobody else ever gets it.
+
+        `owner` is `process_owner(worker=...)`, so that a dead server's runs are recovered as
+        `interrupted`. Queued runs whose cancel was requested are finished `cancelled` on the way.
+        None when no run is queued.
+        """
+        with self._read() as connection:
+            if not queue.any_queued(connection):
+                return None
+        with self._write() as connection:
+            return queue.claim(connection, owner, time.time())
+
+    # --- webhook deliveries --------------------------------------------------------------
+
+    def record_delivery(
+        self,
+        delivery_id: str,
+        *,
+        event: str,
+        action: str | None,
+        repository: str | None,
+        payload: dict[str, Any] | None,
+        outcome: str,
+        reason: str | None,
+        runs: Sequence[NewRun],
+        received_at: float,
+    ) -> tuple[DeliveryRecord, bool]:
+        """Record a delivery and queue its runs in one transaction: `(delivery, True)`.
+
+        A delivery id seen before (also one being recorded right now by another process)
+        queues nothing and gives `(the first delivery, False)`.
+        """
+        with self._write() as connection:
+            return deliveries.record_delivery(
+                connection,
+                delivery_id,
+                event=event,
+                action=action,
+                repository=repository,
+                payload=payload,
+                outcome=outcome,
+                reason=reason,
+                runs=runs,
+                received_at=received_at,
+            )
+
+    def get_delivery(self, delivery_id: str) -> DeliveryRecord | None:
+        with self._read() as connection:
+            return deliveries.get_delivery(connection, delivery_id)
+
+    def list_deliveries(self, limit: int = 50, before: int | None = None) -> list[DeliveryRecord]:
+        """Newest first; page with `before`: the `id` of the last delivery of the previous page."""
+        _check_limit(limit)
+        with self._read() as connection:
+            return deliveries.list_deliveries(connection, limit=limit, before=before)
+
+    # --- schedules -------------------------------------------------------------------------
+
+    def fire_schedule(self, key: str, scheduled_at: float) -> bool:
+        """True for exactly one caller per (schedule key, tick), across processes and restarts."""
+        with self._write() as connection:
+            return schedules.fire(connection, key, scheduled_at, time.time())
+
+    def last_schedule_tick(self, key: str) -> float | None:
+        """The latest tick of the schedule that fired; None if none did."""
+        with self._read() as connection:
+            return schedules.last_tick(connection, key)
+
+    def set_tick_run(self, key: str, scheduled_at: float, run_id: int) -> None:
+        """Record the run a fired tick queued."""
+        with self._write() as connection:
+            if not schedules.set_run(connection, key, scheduled_at, run_id):
+                raise StoreError(f"schedule {key!r} has no fired tick at {scheduled_at}")
+
+    # --- API tokens --------------------------------------------------------------------------
+
+    def create_token(self, name: str, scope: str) -> str:
+        """A new token (`plue_…`), returned once: only its hash is stored."""
+        with self._write() as connection:
+            return tokens.create_token(connection, name, scope, time.time())
+
+    def verify_token(self, token: str) -> TokenRecord | None:
+        """The live token with this value (its use noted, to the minute), or None."""
+        with self._read() as connection:
+            record = tokens.find_token(connection, token)
+        now = time.time()
+        if record is not None and tokens.needs_touch(record, now):
+            with self._write() as connection:
+                tokens.touch(connection, record.id, now)
+        return record
+
+    def list_tokens(self) -> list[TokenRecord]:
+        """Every token, revoked ones too, by name."""
+        with self._read() as connection:
+            return tokens.list_tokens(connection)
+
+    def revoke_token(self, name: str) -> bool:
+        """Revoke the live token named `name`; False if there is none."""
+        with self._write() as connection:
+            return tokens.revoke_token(connection, name)
 
     # --- recovery --------------------------------------------------------------------------
 

@@ -1,0 +1,55 @@
+"""What every route reaches through `request.app.state.plue`: the config, the store, the services."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Annotated, Any
+
+from fastapi import Depends, HTTPException, Request
+
+from plue.store import Store
+
+if TYPE_CHECKING:
+    from plue.server.config import ServerConfig
+    from plue.server.mirrors import Mirrors
+
+
+@dataclass(frozen=True)
+class StreamSettings:
+    """How SSE streams poll the store: the store is the only channel, so streams work across processes."""
+
+    poll_seconds: float = 0.25
+    keepalive_seconds: float = 15.0
+
+
+@dataclass
+class ServerState:
+    config: ServerConfig
+    store: Store
+    mirrors: Mirrors | None = None
+    ingestor: Any = None  # plue.server.ingest.Ingestor, when it could be built
+    service: Any = None  # what plue.server.service.start returned (workers + scheduler), if started
+    streams: StreamSettings = field(default_factory=StreamSettings)
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+def server_state(request: Request) -> ServerState:
+    state: ServerState = request.app.state.plue
+    return state
+
+
+StateDep = Annotated[ServerState, Depends(server_state)]
+
+
+def wake_workers(state: ServerState) -> None:
+    """A run was queued: idle workers of this process claim it now rather than at their next poll."""
+    if state.service is not None:
+        state.service.wake()
+
+
+def get_store(request: Request) -> Store:
+    return server_state(request).store
+
+
+def not_found(what: str) -> HTTPException:
+    return HTTPException(status_code=404, detail=what)

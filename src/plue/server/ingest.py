@@ -1,0 +1,197 @@
+"""From a verified webhook delivery to queued runs.
+
+`Ingestor.handle` decides what a delivery means, once per delivery id: a ping, an
+unknown repository or an event Plue does not handle is recorded as `ignored`; otherwise
+the workflows of the event's commit (push: the pushed commit; pull request: its head;
+issues and comments: the default branch's head, as on GitHub) are matched against the
+event and each matching one is evaluated with it. The delivery and every run it queues
+are recorded in one store call, so a delivery id queues its runs exactly once, even when
+GitHub (or a person) sends it again or two server processes receive it at once.
+
+A workflow that fails to evaluate does not stop the others: its problems go into the
+delivery's reason (outcome `error` only if no matching workflow could be evaluated).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final, Protocol
+
+from plue.events import GITHUB_EVENTS, Event, EventError, build_context_data, parse_event
+from plue.plan import content_hash
+from plue.registry import Registry
+from plue.sandbox import Evaluator
+from plue.server.config import ServerConfig
+from plue.server.mirrors import MirrorError, Mirrors
+from plue.store.records import DeliveryRecord, NewRun
+
+MAX_REASON_CHARS: Final = 4000
+CACHE_DIR_NAME: Final = "cache"
+
+
+class DeliveryRecorder(Protocol):
+    """What the ingestor needs of the store (`plue.store.Store` is one)."""
+
+    def get_delivery(self, delivery_id: str) -> DeliveryRecord | None: ...
+
+    def record_delivery(
+        self,
+        delivery_id: str,
+        *,
+        event: str,
+        action: str | None,
+        repository: str | None,
+        payload: dict[str, Any] | None,
+        outcome: str,
+        reason: str | None,
+        runs: Sequence[NewRun],
+        received_at: float,
+    ) -> tuple[DeliveryRecord, bool]: ...
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    outcome: str  # queued | ignored | error
+    reason: str | None
+    run_ids: list[int]
+    created: bool  # False: the delivery id was handled before; this is that earlier result
+
+
+@dataclass(frozen=True)
+class _Decision:
+    """What a delivery comes to, before it is recorded."""
+
+    outcome: str
+    reason: str | None
+    runs: list[NewRun]
+
+
+class Ingestor:
+    """Turns deliveries into runs; thread-safe (call `handle` from any number of threads).
+
+    `on_queued(run_ids)` is called after runs were queued (to wake the workers);
+    `on_push(repository, branch)` after each push delivery to a branch (the scheduler
+    rebuilds its index when the default branch moves).
+    """
+
+    def __init__(
+        self,
+        config: ServerConfig,
+        store: DeliveryRecorder,
+        mirrors: Mirrors,
+        evaluator: Evaluator | None = None,
+        *,
+        on_queued: Callable[[list[int]], None] | None = None,
+        on_push: Callable[[str, str], None] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.mirrors = mirrors
+        self.evaluator = evaluator
+        self.on_queued = on_queued
+        self.on_push = on_push
+        self.clock = clock
+        # Outcomes are cached by content hash: one directory serves every tree of every repository.
+        self.cache_dir = config.data_dir / CACHE_DIR_NAME
+
+    def handle(self, event_name: str, delivery_id: str, payload: dict[str, Any]) -> IngestResult:
+        received_at = self.clock()
+        earlier = self.store.get_delivery(delivery_id)
+        if earlier is not None:  # a redelivery: no need to fetch or evaluate anything
+            return IngestResult(earlier.outcome, earlier.reason, list(earlier.run_ids), False)
+        action = payload.get("action") if isinstance(payload.get("action"), str) else None
+        repository = _repository_name(payload)
+        decision, event = self._decide(event_name, repository, payload)
+        record, created = self.store.record_delivery(
+            delivery_id,
+            event=event_name,
+            action=action,
+            repository=repository,
+            payload=payload,
+            outcome=decision.outcome,
+            reason=_capped(decision.reason),
+            runs=decision.runs,
+            received_at=received_at,
+        )
+        if created and record.run_ids and self.on_queued is not None:
+            self.on_queued(list(record.run_ids))
+        if created and event is not None and event.name == "push" and event.branch and self.on_push is not None:
+            self.on_push(record.repository or "", event.branch)
+        return IngestResult(record.outcome, record.reason, list(record.run_ids), created)
+
+    # --- deciding ----------------------------------------------------------------------
+
+    def _decide(
+        self, event_name: str, repository: str | None, payload: dict[str, Any]
+    ) -> tuple[_Decision, Event | None]:
+        if event_name == "ping":
+            return _Decision("ignored", "ping", []), None
+        if repository is None:
+            return _Decision("ignored", "the payload names no repository", []), None
+        mirror = self.mirrors.get(repository)
+        if mirror is None:
+            return _Decision("ignored", f"repository {repository} is not configured", []), None
+        if event_name not in GITHUB_EVENTS:
+            return _Decision("ignored", f"{event_name!r} events are not handled", []), None
+        try:
+            event = parse_event(event_name, payload)
+        except EventError as exc:
+            return _Decision("error", f"the {event_name} payload cannot be used: {exc}", []), None
+        if event.name == "push" and event.deleted:
+            return _Decision("ignored", f"{event.ref} was deleted: there is no commit to run", []), event
+        try:
+            sha = event.sha
+            if sha is None:  # issues and comments run the default branch, as on GitHub
+                branch = event.default_branch or mirror.config.default_branch
+                sha = mirror.resolve(branch)
+            tree = mirror.checkout(sha)
+        except MirrorError as exc:
+            return _Decision("error", str(exc), []), event
+        return self._runs_for(event, repository, sha, tree), event
+
+    def _runs_for(self, event: Event, repository: str, sha: str, tree: Path) -> _Decision:
+        runs: list[NewRun] = []
+        problems: list[str] = []
+        with Registry(tree, self.evaluator, self.cache_dir) as registry:
+            matched = [result.entry for result in registry.match(event) if result.matched]
+            if not matched:
+                return _Decision("ignored", f"no workflow at {sha[:12]} is triggered by this {event.name} event", [])
+            ctx = build_context_data(event)
+            for entry in matched:
+                plan, messages = registry.evaluate_workflow(entry.path, ctx)
+                if plan is None or messages:
+                    problems += messages or [f"{entry.path}: the workflow gave no plan for this event"]
+                    continue
+                runs.append(
+                    NewRun(
+                        workflow_path=entry.path,
+                        workflow_name=str(plan["name"]),
+                        content_hash=content_hash(plan),
+                        plan=plan,
+                        event_name=event.name,
+                        event=ctx["event"],
+                        inputs=ctx["inputs"],
+                        repository=repository,
+                        sha=sha,
+                        ref=event.ref,
+                        branch=event.branch,
+                    )
+                )
+        reason = "; ".join(problems) if problems else None
+        return _Decision("queued" if runs else "error", reason, runs)
+
+
+def _repository_name(payload: dict[str, Any]) -> str | None:
+    repository = payload.get("repository")
+    name = repository.get("full_name") if isinstance(repository, dict) else None
+    return name if isinstance(name, str) and name else None
+
+
+def _capped(reason: str | None) -> str | None:
+    if reason is None or len(reason) <= MAX_REASON_CHARS:
+        return reason
+    return reason[: MAX_REASON_CHARS - 3] + "..."

@@ -1,0 +1,104 @@
+"""`POST /webhooks/github`: a GitHub delivery in, runs queued (or the reason none were), 202 out.
+
+Order matters, cheapest and least trusting first: the body is read with a size limit
+(`Content-Length` checked before a byte is read, then counted while reading, so a
+client cannot make the server buffer more than the limit), the signature is checked
+over the raw bytes, and only then is anything parsed. The ingest itself (git, the
+sandbox, the store) runs in a worker thread so the event loop keeps serving. A bad
+request gets a 4xx with one sentence in `detail`; 5xx only when the server itself
+cannot work (no ingestor, database down), which GitHub shows as a failed delivery
+that can be redelivered.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Final
+
+import anyio.to_thread
+from fastapi import APIRouter, Depends, HTTPException, Request
+from pydantic import BaseModel, Field
+
+from plue.server.api.state import ServerState, server_state
+from plue.server.deliveries import MAX_BODY_BYTES, DeliveryRefused, decode_body, verify_signature
+from plue.store import StoreUnavailable
+
+# GitHub sends GUIDs; other senders use numbers. Anything else is not a delivery id.
+DELIVERY_ID_RE: Final = re.compile(r"[A-Za-z0-9._:-]{1,200}\Z")
+EVENT_NAME_RE: Final = re.compile(r"[a-z_]{1,64}\Z")
+
+router = APIRouter(tags=["webhooks"])
+
+
+class WebhookReply(BaseModel):
+    """What came of a delivery."""
+
+    delivery: str = Field(description="the X-GitHub-Delivery id")
+    outcome: str = Field(description="queued | ignored | error")
+    reason: str | None = Field(description="why nothing (or not everything) was queued")
+    runs: list[int] = Field(description="ids of the runs this delivery queued")
+    duplicate: bool = Field(description="true when this delivery id was handled before: nothing new was queued")
+
+
+@router.post(
+    "/webhooks/github",
+    status_code=202,
+    response_model=WebhookReply,
+    responses={
+        400: {"description": "a header is missing or the payload is not a JSON object"},
+        401: {"description": "the signature is missing or wrong"},
+        413: {"description": "the body is larger than 25 MiB"},
+        503: {"description": "the server cannot take deliveries now (database unavailable)"},
+    },
+)
+async def github_webhook(request: Request, state: Annotated[ServerState, Depends(server_state)]) -> WebhookReply:
+    """Take a signed GitHub delivery: queue the runs of the workflows it triggers, once per delivery id."""
+    try:
+        body = await read_limited_body(request, MAX_BODY_BYTES)
+        verify_signature(state.config.webhook_secrets, body, request.headers.get("x-hub-signature-256"))
+        event_name = required_header(request, "X-GitHub-Event", EVENT_NAME_RE)
+        delivery_id = required_header(request, "X-GitHub-Delivery", DELIVERY_ID_RE)
+        payload = decode_body(body, request.headers.get("content-type"))
+    except DeliveryRefused as refused:
+        raise HTTPException(refused.status, refused.reason) from None
+    if state.ingestor is None:
+        raise HTTPException(503, "this server cannot ingest webhooks: the ingest module failed to load")
+    try:
+        result = await anyio.to_thread.run_sync(state.ingestor.handle, event_name, delivery_id, payload)
+    except StoreUnavailable as exc:
+        raise HTTPException(503, f"the database is unavailable, redeliver later: {exc}") from None
+    return WebhookReply(
+        delivery=delivery_id,
+        outcome=result.outcome,
+        reason=result.reason,
+        runs=result.run_ids,
+        duplicate=not result.created,
+    )
+
+
+async def read_limited_body(request: Request, limit: int) -> bytes:
+    """The request body, refused with 413 as soon as it is known to exceed `limit` bytes."""
+    too_large = DeliveryRefused(413, f"the body is larger than the {limit // (1024 * 1024)} MiB limit")
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.strip().isdigit():
+            raise DeliveryRefused(400, "malformed Content-Length header")
+        if int(declared) > limit:
+            raise too_large
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def required_header(request: Request, name: str, pattern: re.Pattern[str]) -> str:
+    value = request.headers.get(name)
+    if not value:
+        raise DeliveryRefused(400, f"missing {name} header")
+    if not pattern.match(value):
+        raise DeliveryRefused(400, f"malformed {name} header")
+    return value

@@ -1,0 +1,166 @@
+"""Webhook deliveries: recorded with their runs in one transaction, once per delivery id, even when raced."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from test_store_support import PLAN, db_url, run_python, store
+
+from plue.store import NewRun, Store, StoreError
+
+__all__ = ["db_url", "store"]  # fixtures
+
+PAYLOAD = {"ref": "refs/heads/main", "after": "b" * 40, "repository": {"full_name": "octo/hello"}}
+
+
+def new_run(name: str, **kwargs: Any) -> NewRun:
+    values: dict[str, Any] = {
+        "workflow_path": f"{name.lower()}.plue.py",
+        "workflow_name": name,
+        "content_hash": "2" * 64,
+        "plan": {**PLAN, "name": name},
+        "event_name": "push",
+        "event": PAYLOAD,
+        "inputs": {},
+        "repository": "octo/hello",
+        "sha": "b" * 40,
+        "ref": "refs/heads/main",
+        "branch": "main",
+    }
+    return NewRun(**{**values, **kwargs})
+
+
+def record(store: Store, delivery_id: str, runs: list[NewRun], **kwargs: Any) -> Any:
+    values: dict[str, Any] = {
+        "event": "push",
+        "action": None,
+        "repository": "octo/hello",
+        "payload": PAYLOAD,
+        "outcome": "queued" if runs else "ignored",
+        "reason": None if runs else "no workflow matches",
+        "runs": runs,
+        "received_at": 1000.0,
+    }
+    return store.record_delivery(delivery_id, **{**values, **kwargs})
+
+
+def test_a_delivery_queues_its_runs(store: Store) -> None:
+    delivery, created = record(store, "d-1", [new_run("CI"), new_run("Lint")])
+    assert created is True
+    assert (delivery.delivery_id, delivery.event, delivery.outcome, delivery.received_at) == (
+        "d-1",
+        "push",
+        "queued",
+        1000.0,
+    )
+    assert delivery.payload == PAYLOAD and len(delivery.run_ids) == 2
+    runs = [store.get_run(run_id) for run_id in delivery.run_ids]
+    assert [(run.workflow_name, run.status, run.delivery_id, run.sha) for run in runs if run is not None] == [
+        ("CI", "queued", "d-1", "b" * 40),
+        ("Lint", "queued", "d-1", "b" * 40),
+    ]
+    assert store.get_delivery("d-1") == delivery
+    assert delivery.to_json() == {
+        "id": delivery.id,
+        "delivery_id": "d-1",
+        "event": "push",
+        "action": None,
+        "repository": "octo/hello",
+        "received_at": 1000.0,
+        "outcome": "queued",
+        "reason": None,
+        "run_ids": list(delivery.run_ids),
+    }
+
+
+def test_a_delivery_seen_before_queues_nothing(store: Store) -> None:
+    first, _ = record(store, "d-1", [new_run("CI")])
+    again, created = record(store, "d-1", [new_run("CI"), new_run("Lint")], received_at=2000.0)
+    assert created is False
+    assert again == first and again.received_at == 1000.0
+    assert [run.id for run in store.list_runs()] == list(first.run_ids)
+
+
+def test_an_ignored_delivery_has_no_runs(store: Store) -> None:
+    delivery, created = record(store, "ping-1", [], event="ping", payload=None, reason="ping")
+    assert created is True
+    assert (delivery.outcome, delivery.reason, delivery.run_ids, delivery.payload) == ("ignored", "ping", (), None)
+    assert store.list_runs() == []
+    assert store.get_delivery("unknown") is None
+
+
+def test_a_delivery_whose_run_cannot_be_stored_leaves_nothing(store: Store) -> None:
+    broken = new_run("Broken", plan={"name": "Broken", "steps": [{"no": "id"}]})
+    with pytest.raises(StoreError, match="string 'id'"):
+        record(store, "d-1", [new_run("CI"), broken])
+    assert store.get_delivery("d-1") is None
+    assert store.list_runs() == []
+    delivery, created = record(store, "d-1", [new_run("CI")])  # a retry of the delivery is recorded
+    assert created is True and len(delivery.run_ids) == 1
+
+
+def test_an_unknown_outcome_is_refused(store: Store) -> None:
+    with pytest.raises(ValueError, match="queued, ignored, error"):
+        record(store, "d-1", [], outcome="maybe")
+
+
+def test_list_deliveries_newest_first_by_pages(store: Store) -> None:
+    ids = [record(store, f"d-{index}", [])[0].id for index in range(5)]
+    assert [delivery.id for delivery in store.list_deliveries()] == ids[::-1]
+    page = store.list_deliveries(limit=2)
+    assert [delivery.delivery_id for delivery in page] == ["d-4", "d-3"]
+    rest = store.list_deliveries(limit=10, before=page[-1].id)
+    assert [delivery.delivery_id for delivery in rest] == ["d-2", "d-1", "d-0"]
+    assert store.list_deliveries(before=ids[0]) == []
+    with pytest.raises(ValueError, match="at least 1"):
+        store.list_deliveries(limit=0)
+
+
+RECORDER = """
+import sys
+from plue.store import NewRun, Store
+
+plan = {"name": "CI", "steps": [{"id": "test"}, {"id": "build"}]}
+runs = [
+    NewRun(workflow_path=f"{name}.plue.py", workflow_name=name, content_hash="3" * 64, plan={**plan, "name": name},
+           event_name="push", event={"after": "c" * 40}, inputs={}, repository="octo/hello", sha="c" * 40)
+    for name in ("ci", "lint", "docs")
+]
+with Store.open(url=sys.argv[1]) as store:
+    print("ready", flush=True)
+    sys.stdin.readline()
+    delivery, created = store.record_delivery(
+        "raced", event="push", action=None, repository="octo/hello", payload={"after": "c" * 40},
+        outcome="queued", reason=None, runs=runs, received_at=float(sys.argv[2]),
+    )
+    print(int(created), " ".join(map(str, delivery.run_ids)), flush=True)
+"""
+
+
+def test_four_processes_record_one_delivery_once(db_url: str) -> None:
+    with Store.open(url=db_url):
+        pass  # migrated once here
+    processes = [run_python(RECORDER, db_url, str(index)) for index in range(4)]
+    for process in processes:
+        assert process.stdout is not None and process.stdout.readline().strip() == "ready"
+    for process in processes:
+        assert process.stdin is not None
+        process.stdin.write("go\n")
+        process.stdin.flush()
+    answers = []
+    for process in processes:
+        out, _ = process.communicate(timeout=300)
+        assert process.returncode == 0
+        created, *run_ids = out.split()
+        answers.append((created, tuple(map(int, run_ids))))
+    assert sorted(created for created, _ in answers) == ["0", "0", "0", "1"]
+    assert len({run_ids for _, run_ids in answers}) == 1  # every caller is told the same runs
+    with Store.open(url=db_url) as opened:
+        (delivery,) = opened.list_deliveries()
+        runs = opened.list_runs()
+        assert sorted(run.id for run in runs) == sorted(delivery.run_ids) and len(runs) == 3
+        assert {run.delivery_id for run in runs} == {"raced"}
+        with opened._engine.connect() as connection:
+            assert connection.execute(text("SELECT count(*) FROM workflows")).scalar() == 3
