@@ -1,0 +1,424 @@
+"""Benchmark: the Plue server over real HTTP (uvicorn on 127.0.0.1), on PostgreSQL and on SQLite, with baselines.
+
+Measures in one run, for each database:
+
+- webhooks: N signed push deliveries (distinct ids, the same real commit of a bare git repository with one
+  push-triggered workflow) sent by several client threads, each delivery queueing one run; background
+  workers off, so only ingestion is measured. Baseline: `GET /healthz` with the same clients; for reference,
+  the ingestion alone (`Ingestor.handle`, no HTTP, one thread).
+- SSE latency: a running run's `GET /api/runs/{id}/events` open while log lines are appended to the store one
+  by one; the time from the append call to the line's receipt, with the default stream settings (the stream
+  polls the store every 0.25 s) and with `poll_seconds=0.02`.
+- `GET /api/runs/{id}` latency under concurrent clients. Baseline: `GET /healthz` under the same load.
+
+Server and clients share one process (and its GIL), so every figure is a lower bound of a server alone;
+the ratios against the baselines, measured the same way, are what compare.
+
+PostgreSQL: --postgres URL, else $PLUE_BENCH_POSTGRES_URL or $PLUE_TEST_POSTGRES_URL,
+else postgresql://postgres@127.0.0.1:5432/test; each run uses a temporary schema.
+
+Usage: uv run python bench/server.py [--deliveries 300] [--requests 2000] [--clients 50] [--postgres URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import hmac
+import json
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import uvicorn
+from fastapi import FastAPI
+from sqlalchemy.engine import make_url
+
+from plue.server.api.state import StreamSettings
+from plue.server.app import create_app
+from plue.server.config import RepositoryConfig, ServerConfig
+from plue.store import Store
+
+DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
+SECRET = b"bench-webhook-secret"
+REPOSITORY = "octo/bench"
+PUSH_FIXTURE = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "events" / "push.json"
+
+WORKFLOW = """\
+from plue import Plan, Step, Trigger
+
+
+def workflow(ctx):
+    return Plan("CI", steps=[Step.bash("test", "make test")], triggers=[Trigger.on_push(branch="main")])
+"""
+
+PLAN: dict[str, Any] = {
+    "name": "CI",
+    "steps": [
+        {"id": "install", "type": "bash", "cmd": "make deps", "depends_on": []},
+        {"id": "test", "type": "bash", "cmd": "make test", "depends_on": ["install"]},
+        {"id": "build", "type": "bash", "cmd": "make", "depends_on": ["test"]},
+    ],
+    "triggers": [],
+}
+
+
+# --- a server in a thread ----------------------------------------------------------------
+
+
+class _Server(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.ready = threading.Event()
+
+    async def startup(self, sockets: Any = None) -> None:
+        await super().startup(sockets)
+        self.ready.set()
+
+    def install_signal_handlers(self) -> None:  # the thread cannot take signals
+        pass
+
+
+@contextmanager
+def serve(app: FastAPI) -> Iterator[str]:
+    """Run `app` under uvicorn in a thread on 127.0.0.1 port 0; its base URL."""
+    server = _Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=lambda: asyncio.run(server.serve()), name="bench-server", daemon=True)
+    thread.start()
+    if not server.ready.wait(30) or not server.started:
+        server.should_exit = True
+        raise SystemExit("bench: the server did not start")
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(30)
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+
+def git(cwd: Path, *args: str) -> str:
+    command = ["git", "-c", "user.name=Bench", "-c", "user.email=bench@example.com", *args]
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, check=True).stdout
+
+
+def make_upstream(root: Path) -> tuple[str, str]:
+    """A bare repository whose main branch holds `ci.plue.py`; its file:// URL and the commit's sha."""
+    bare, work = root / "upstream.git", root / "upstream-work"
+    bare.mkdir(parents=True)
+    work.mkdir()
+    git(bare, "init", "-q", "--bare", "-b", "main")
+    git(work, "init", "-q", "-b", "main")
+    (work / "ci.plue.py").write_text(WORKFLOW)
+    git(work, "add", "-A")
+    git(work, "commit", "-q", "-m", "ci")
+    git(work, "push", "-q", str(bare), "main")
+    return bare.as_uri(), git(work, "rev-parse", "HEAD").strip()
+
+
+def push_body(sha: str) -> bytes:
+    payload: dict[str, Any] = json.loads(PUSH_FIXTURE.read_text())
+    payload["ref"] = "refs/heads/main"
+    payload["after"] = sha
+    payload["repository"]["full_name"] = REPOSITORY
+    payload["repository"]["default_branch"] = "main"
+    payload["commits"] = []
+    return json.dumps(payload).encode()
+
+
+def signed_headers(body: bytes, delivery: str) -> dict[str, str]:
+    signature = "sha256=" + hmac.new(SECRET, body, hashlib.sha256).hexdigest()
+    return {
+        "Content-Type": "application/json",
+        "X-GitHub-Event": "push",
+        "X-GitHub-Delivery": delivery,
+        "X-Hub-Signature-256": signature,
+    }
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+Request = Callable[[httpx.Client, int], httpx.Response]
+
+
+def hammer(base_url: str, clients: int, count: int, request: Request) -> tuple[float, list[float]]:
+    """`count` requests from `clients` threads, each with its own client; the wall time and each latency."""
+    latencies: list[float] = []
+    failures: list[str] = []
+    lock = threading.Lock()
+    next_index = iter(range(count))
+
+    def work() -> None:
+        mine: list[float] = []
+        with httpx.Client(base_url=base_url, timeout=120) as client:
+            while True:
+                with lock:
+                    index = next(next_index, None)
+                if index is None:
+                    break
+                started = time.perf_counter()
+                response = request(client, index)
+                mine.append(time.perf_counter() - started)
+                if response.status_code >= 300:
+                    failures.append(f"{response.status_code} {response.text[:200]}")
+        with lock:
+            latencies.extend(mine)
+
+    threads = [threading.Thread(target=work) for _ in range(clients)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    seconds = time.perf_counter() - started
+    if failures:
+        raise SystemExit(f"bench: {len(failures)} requests failed, first: {failures[0]}")
+    return seconds, latencies
+
+
+def healthz(client: httpx.Client, _index: int) -> httpx.Response:
+    return client.get("/healthz")
+
+
+# --- the measurements ---------------------------------------------------------------------
+
+
+@dataclass
+class Setup:
+    deliveries: int
+    senders: int
+    requests: int
+    clients: int
+    lines: int
+
+
+def bench_webhooks(app: FastAPI, base_url: str, store: Store, sha: str, setup: Setup) -> None:
+    body = push_body(sha)
+    started = time.perf_counter()
+    first = httpx.post(
+        f"{base_url}/webhooks/github", content=body, headers=signed_headers(body, "warm-up"), timeout=120
+    )
+    cold = time.perf_counter() - started
+    if first.status_code != 202 or first.json()["outcome"] != "queued":
+        raise SystemExit(f"bench: the first delivery did not queue a run: {first.status_code} {first.text[:300]}")
+    print(f"  first delivery (mirror clone, checkout, scan): {cold * 1000:8.1f} ms")
+
+    prefix = uuid.uuid4().hex[:8]
+
+    def deliver(client: httpx.Client, index: int) -> httpx.Response:
+        return client.post("/webhooks/github", content=body, headers=signed_headers(body, f"{prefix}-{index}"))
+
+    count = setup.deliveries
+    base_seconds, _ = hammer(base_url, setup.senders, count, healthz)
+    seconds, latencies = hammer(base_url, setup.senders, count, deliver)
+    queued = sum(1 for run in store.list_runs(limit=count + 10) if (run.delivery_id or "").startswith(prefix))
+    if queued != count:
+        raise SystemExit(f"bench: {count} deliveries queued {queued} runs")
+    base_rate, rate = count / base_seconds, count / seconds
+    print(f"  baseline GET /healthz, {setup.senders} clients:      {base_rate:8,.0f} req/s")
+    print(
+        f"  signed push deliveries, {setup.senders} clients:     {rate:8,.0f} deliveries/s  "
+        f"(= {rate / base_rate:.2f}x the baseline; p50 {percentile(latencies, 0.5) * 1000:.1f} ms, "
+        f"p99 {percentile(latencies, 0.99) * 1000:.1f} ms; {queued} runs queued; target >= 500/s: "
+        f"{'met' if rate >= 500 else 'NOT met'})"
+    )
+
+    # Where the time goes: the same ingestion called directly, one at a time, without HTTP.
+    ingestor = app.state.plue.ingestor
+    payload = json.loads(body)
+    direct = min(count, 100)
+    started = time.perf_counter()
+    for index in range(direct):
+        ingestor.handle("push", f"{prefix}-direct-{index}", payload)
+    direct_rate = direct / (time.perf_counter() - started)
+    print(f"  (for reference: Ingestor.handle() called directly, 1 thread, no HTTP: {direct_rate:,.0f} deliveries/s)")
+
+
+def new_running_run(store: Store) -> int:
+    workflow_id = store.upsert_workflow("ci.plue.py", "CI", "0" * 64, PLAN)
+    run_id = store.create_run(workflow_id=workflow_id, plan=PLAN, event_name="push", event={}, inputs={})
+    store.start_run(run_id)
+    return run_id
+
+
+def sse_latencies(base_url: str, store: Store, token: str, lines: int) -> list[float]:
+    """Latency of each of `lines` log lines, from the append call to the line's arrival on the stream."""
+    run_id = new_running_run(store)
+    appended: dict[int, float] = {}
+    received: dict[int, float] = {}
+    opened = threading.Event()
+    done = threading.Event()
+
+    def read() -> None:
+        headers = {"Authorization": f"Bearer {token}"}
+        with (
+            httpx.Client(base_url=base_url, timeout=60) as client,
+            client.stream("GET", f"/api/runs/{run_id}/events", headers=headers) as response,
+        ):
+            if response.status_code != 200:
+                raise SystemExit(f"bench: the event stream answered {response.status_code}")
+            opened.set()
+            event = ""
+            for line in response.iter_lines():
+                if line.startswith("event: "):
+                    event = line[len("event: ") :]
+                elif line.startswith("data: ") and event == "log":
+                    received[json.loads(line[len("data: ") :])["seq"]] = time.perf_counter()
+                    if len(received) == lines:
+                        done.set()
+                        return
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    if not opened.wait(30):
+        raise SystemExit("bench: the event stream did not open")
+    rng = random.Random(7)
+    for seq in range(1, lines + 1):
+        time.sleep(rng.uniform(0.005, 0.05))  # irregular, so appends fall anywhere in the poll interval
+        appended[seq] = time.perf_counter()
+        store.append_logs(run_id, [("test", 1, seq, "stdout", time.time(), f"line {seq}")])
+    if not done.wait(60):
+        raise SystemExit(f"bench: the stream delivered {len(received)} of {lines} lines")
+    store.finish_run(run_id, "success", None, time.time())  # ends the stream
+    reader.join(30)
+    return [received[seq] - appended[seq] for seq in range(1, lines + 1)]
+
+
+def bench_sse(app: FastAPI, base_url: str, store: Store, setup: Setup) -> None:
+    token = store.create_token(f"bench-{uuid.uuid4().hex[:8]}", "read")
+    for label, settings in (
+        ("default StreamSettings (poll 0.25 s)", StreamSettings()),
+        ("StreamSettings(poll_seconds=0.02)", StreamSettings(poll_seconds=0.02)),
+    ):
+        app.state.plue.streams = settings
+        latencies = sse_latencies(base_url, store, token, setup.lines)
+        p50 = statistics.median(latencies)
+        print(
+            f"  SSE append -> receipt, {label:<36} p50 {p50 * 1000:6.1f} ms  "
+            f"p95 {percentile(latencies, 0.95) * 1000:6.1f} ms  max {max(latencies) * 1000:6.1f} ms  "
+            f"({setup.lines} lines; target p50 <= 50 ms: {'met' if p50 <= 0.05 else 'NOT met'})"
+        )
+    app.state.plue.streams = StreamSettings()
+
+
+def bench_get_run(base_url: str, store: Store, setup: Setup) -> None:
+    run_id = new_running_run(store)
+    headers = {"Authorization": f"Bearer {store.create_token(f'bench-{uuid.uuid4().hex[:8]}', 'read')}"}
+
+    def get_run(client: httpx.Client, _index: int) -> httpx.Response:
+        return client.get(f"/api/runs/{run_id}", headers=headers)
+
+    hammer(base_url, setup.clients, setup.clients, healthz)  # every client connected once before timing
+    rows = []
+    for label, request in (("baseline GET /healthz", healthz), ("GET /api/runs/{id}", get_run)):
+        seconds, latencies = hammer(base_url, setup.clients, setup.requests, request)
+        rows.append((label, setup.requests / seconds, percentile(latencies, 0.5), percentile(latencies, 0.99)))
+    base = rows[0]
+    for label, rate, p50, p99 in rows:
+        line = (
+            f"  {label:<22} {setup.clients} clients: {rate:8,.0f} req/s  p50 {p50 * 1000:7.1f} ms  "
+            f"p99 {p99 * 1000:7.1f} ms"
+        )
+        if label != base[0]:
+            line += f"  (= {p50 / base[2]:.2f}x / {p99 / base[3]:.2f}x the baseline's p50 / p99)"
+        print(line)
+
+
+def bench_backend(name: str, url: str, root: Path, setup: Setup) -> None:
+    print(f"{name}:", flush=True)
+    repository_url, sha = make_upstream(root / "upstream")
+    config = ServerConfig(
+        database_url=url,
+        data_dir=root / "data",
+        webhook_secrets=(SECRET,),
+        repositories={REPOSITORY: RepositoryConfig(REPOSITORY, repository_url)},
+        workers=0,
+    )
+    app = create_app(config, start_background=False)
+    store: Store = app.state.plue.store
+    with serve(app) as base_url:
+        bench_webhooks(app, base_url, store, sha, setup)
+        bench_sse(app, base_url, store, setup)
+        bench_get_run(base_url, store, setup)
+
+
+# --- PostgreSQL ---------------------------------------------------------------------------
+
+
+def libpq(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def postgres_schema(base: str) -> tuple[str, str] | None:
+    """A new schema and a URL using it, or None (said) if the server cannot be reached."""
+    schema = f"plue_bench_{uuid.uuid4().hex[:12]}"
+    try:
+        with psycopg.connect(libpq(base), autocommit=True, connect_timeout=5) as admin:
+            admin.execute(f'CREATE SCHEMA "{schema}"')
+    except psycopg.Error as exc:
+        print(f"postgresql: not reachable at {base}: {str(exc).strip().splitlines()[0]}; measured on SQLite instead")
+        return None
+    url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
+    return schema, url.render_as_string(hide_password=False)
+
+
+def drop_schema(base: str, schema: str) -> None:
+    with psycopg.connect(libpq(base), autocommit=True) as admin:
+        admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--deliveries", type=int, default=300)
+    parser.add_argument("--senders", type=int, default=8, help="client threads sending deliveries")
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--sse-lines", type=int, default=100)
+    parser.add_argument("--postgres", default=None)
+    args, _ = parser.parse_known_args()  # `./dev bench` passes every bench script the same arguments
+    setup = Setup(args.deliveries, args.senders, args.requests, args.clients, args.sse_lines)
+
+    print(
+        f"# bench/server.py: uvicorn on 127.0.0.1, clients in the same process; "
+        f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}"
+    )
+    base = args.postgres or os.environ.get("PLUE_BENCH_POSTGRES_URL") or os.environ.get("PLUE_TEST_POSTGRES_URL")
+    base = base or DEFAULT_POSTGRES
+    root = Path(tempfile.mkdtemp(prefix="plue-bench-server-"))
+    try:
+        created = postgres_schema(base)
+        if created is None:
+            bench_backend("sqlite (in place of postgresql)", f"sqlite:///{root / 'pg-fallback.db'}", root / "pg", setup)
+        else:
+            schema, url = created
+            try:
+                bench_backend("postgresql", url, root / "pg", setup)
+            finally:
+                drop_schema(base, schema)
+        bench_backend("sqlite", f"sqlite:///{root / 'plue.db'}", root / "sqlite", setup)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
