@@ -8,7 +8,7 @@ Measures in one run, for each database:
   the ingestion alone (`Ingestor.handle`, no HTTP, one thread).
 - SSE latency: a running run's `GET /api/runs/{id}/events` open while log lines are appended to the store one
   by one; the time from the append call to the line's receipt, with the default stream settings (the stream
-  polls the store every 0.25 s) and with `poll_seconds=0.02`.
+  wakes on the store's change notifications, polling every 1 s as a fallback) and with `poll_seconds=0.02`.
 - `GET /api/runs/{id}` latency under concurrent clients. Baseline: `GET /healthz` under the same load.
 
 Server and clients share one process (and its GIL), so every figure is a lower bound of a server alone;
@@ -307,7 +307,7 @@ def sse_latencies(base_url: str, store: Store, token: str, lines: int) -> list[f
 def bench_sse(app: FastAPI, base_url: str, store: Store, setup: Setup) -> None:
     token = store.create_token(f"bench-{uuid.uuid4().hex[:8]}", "read")
     for label, settings in (
-        ("default StreamSettings (poll 0.25 s)", StreamSettings()),
+        ("default StreamSettings (notified)", StreamSettings()),
         ("StreamSettings(poll_seconds=0.02)", StreamSettings(poll_seconds=0.02)),
     ):
         app.state.plue.streams = settings

@@ -203,3 +203,33 @@ def test_plan_level_options() -> None:
     data = plan.to_data()
     assert (data["description"], data["env"], data["timeout"]) == ("d", {"CI": "true"}, 7200)
     assert plan.steps[0].id == "a" and plan.triggers == ()
+
+
+def test_concurrency_is_a_group_name_or_a_group_with_cancel_in_progress() -> None:
+    steps = [Step.bash("a", "b")]
+    assert Plan("x", steps=steps).to_data()["concurrency"] is None
+    named = Plan("x", steps=steps, concurrency="deploy-prod")
+    assert named.to_data()["concurrency"] == {"group": "deploy-prod", "cancel_in_progress": False}
+    full = Plan("x", steps=steps, concurrency={"group": "deploy-main", "cancel_in_progress": True})
+    assert full.concurrency == {"group": "deploy-main", "cancel_in_progress": True}
+    assert Plan("x", steps=steps, concurrency={"group": "g"}).concurrency == {"group": "g", "cancel_in_progress": False}
+    assert content_hash(named.to_data()) != content_hash(Plan("x", steps=steps).to_data())
+    full.concurrency["group"] = "changed"  # type: ignore[index]
+    assert full.to_data()["concurrency"]["group"] == "deploy-main"  # a copy: plans are read-only
+
+
+@pytest.mark.parametrize(
+    ("concurrency", "message"),
+    [
+        ("", "Plan('x'): concurrency group must not be empty"),
+        (3, "Plan('x'): concurrency must be a group name or a dict with 'group' and 'cancel_in_progress', not int"),
+        ({"cancel_in_progress": True}, "Plan('x'): concurrency: 'group' is required"),
+        ({"group": "g", "cancel-in-progress": True}, "unknown key 'cancel-in-progress' (accepted: group, cancel_in"),
+        ({"group": "g", "cancel_in_progress": "yes"}, "cancel_in_progress must be True or False, not str"),
+        ({"group": ["a"]}, "Plan('x'): concurrency: group must be a string, not list"),
+    ],
+)
+def test_wrong_concurrency_fails_with_a_clear_message(concurrency: object, message: str) -> None:
+    with pytest.raises(PlanError) as caught:
+        Plan("x", steps=[Step.bash("a", "b")], concurrency=concurrency)  # type: ignore[arg-type]
+    assert message in str(caught.value)

@@ -29,7 +29,7 @@ from plue.sandbox.confine import NOBODY, RESULT_FD, SECCOMP_AVAILABLE, confine, 
 from plue.sandbox.pool import _interpret
 
 TIGHT = Limits(wall_seconds=1, cpu_seconds=1)
-CPU_BOUND = Limits(wall_seconds=6, cpu_seconds=1)  # the CPU limit comes first
+CPU_BOUND = Limits(wall_seconds=30, cpu_seconds=1)  # the CPU limit comes first, even on a loaded machine
 SMALL_MEMORY = Limits(wall_seconds=6, cpu_seconds=6, memory_bytes=128 * 2**20)
 # For bombs that end by themselves (memory, caps, parser): room enough that a busy
 # machine cannot turn them into timeouts.

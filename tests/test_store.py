@@ -227,7 +227,7 @@ def test_to_json(store: Store) -> None:
     assert list(data) == [
         "id", "workflow", "status", "event", "inputs", "created_at", "started_at", "finished_at", "error",
         "attempt", "parent_run_id", "cancel_requested", "repository", "sha", "ref", "branch", "delivery_id",
-        "queued_at", "steps",
+        "queued_at", "concurrency_group", "steps",
     ]  # fmt: skip
     assert data["repository"] is None and data["queued_at"] is not None
     assert data["workflow"] == {"id": run.workflow_id, "path": "ci.plue.py", "name": "CI"}

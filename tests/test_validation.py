@@ -238,7 +238,9 @@ def test_top_level_must_be_an_object() -> None:
 
 
 def test_empty_object_names_every_missing_key() -> None:
-    assert messages({}) == ["'version', 'name', 'description', 'env', 'timeout', 'triggers' and 'steps' are required"]
+    assert messages({}) == [
+        "'version', 'name', 'description', 'env', 'timeout', 'concurrency', 'triggers' and 'steps' are required"
+    ]
 
 
 def test_missing_step_key_is_required() -> None:

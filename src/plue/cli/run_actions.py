@@ -199,12 +199,7 @@ def execute(
     """Run `plan` as run `run_id` here, showing it; the command's exit code."""
     mask = Masker(secrets.values())
     model = RunModel([str(step["id"]) for step in topological_order(plan["steps"])])
-    display: Display
-    if out.is_terminal and not os.environ.get("CI"):
-        display = LiveDisplay(model, out.console, mask, title)
-    else:
-        out.line(f"==> {title}")
-        display = PlainDisplay(model, lambda line: click.echo(line), mask)
+    display = new_display(out, model, mask, title)
     try:
         local = LocalRun(
             store,
@@ -229,6 +224,14 @@ def execute(
     if outcome.signal is not None:
         return 128 + outcome.signal  # 130 for Ctrl-C, as shells report it
     return 0 if outcome.status == "success" else 1
+
+
+def new_display(out: Output, model: RunModel, mask: Masker, title: str) -> Display:
+    """A live view on a terminal (outside CI), else plain lines after a `==> title` line."""
+    if out.is_terminal and not os.environ.get("CI"):
+        return LiveDisplay(model, out.console, mask, title)
+    out.line(f"==> {title}")
+    return PlainDisplay(model, lambda line: click.echo(line), mask)
 
 
 def print_summary(out: Output, run_id: int, model: RunModel, status: str, mask: Masker) -> None:

@@ -7,6 +7,7 @@ variables), so ``plue token create`` writes to the database ``plue server`` read
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -81,8 +82,21 @@ def server(config_path: Path | None, host: str | None, port: int | None) -> None
         raise click.ClickException(f"cannot create the data directory {config.data_dir}: {exc.strerror}") from None
     except StoreError as exc:
         raise click.ClickException(str(exc)) from None
+    log_to_stderr()
     # uvicorn handles SIGINT/SIGTERM itself: it stops accepting, then runs the lifespan shutdown.
     uvicorn.run(app, host=host or config.host, port=config.port if port is None else port, log_level="info")
+
+
+def log_to_stderr() -> None:
+    """The server's own messages (workers, schedules) on stderr next to uvicorn's; uvicorn configures only its own."""
+    logger = logging.getLogger("plue")
+    if logger.handlers:
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s:     %(name)s: %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
 
 
 @click.group("token")

@@ -19,6 +19,7 @@ DURATION_RE = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?\Z")
 # Bounds that keep a plan a reasonable size for a human-written workflow.
 MAX_RETRIES = 100
 MAX_TIMEOUT_SECONDS = 7 * 24 * 3600
+CONCURRENCY_KEYS = ("group", "cancel_in_progress")
 
 
 # Only the checked constructors hold this token: `Step({...})` with a hand-made dict is refused.
@@ -153,6 +154,26 @@ def duration(value: object, what: str) -> int | None:
     if not 0 < seconds <= MAX_TIMEOUT_SECONDS:
         raise PlanError(f"{what} must be between 1 second and 7 days, got {seconds}s")
     return seconds
+
+
+def concurrency_spec(value: object, what: str) -> dict[str, Any] | None:
+    """A group name, or `{"group": ..., "cancel_in_progress": ...}` -> the canonical dict (or None)."""
+    if value is None:
+        return None
+    if type(value) is str:
+        return {"group": require_str(value, f"{what} group"), "cancel_in_progress": False}
+    if type(value) is not dict:
+        hint = "a group name or a dict with 'group' and 'cancel_in_progress'"
+        raise PlanError(f"{what} must be {hint}, not {type_name(value)}")
+    for key in value:
+        if key not in CONCURRENCY_KEYS:
+            raise PlanError(f"{what}: unknown key {shown(key)} (accepted: {', '.join(CONCURRENCY_KEYS)})")
+    if "group" not in value:
+        raise PlanError(f"{what}: 'group' is required, e.g. {{'group': 'deploy-' + ctx.event.branch}}")
+    cancel = value.get("cancel_in_progress", False)
+    if type(cancel) is not bool:
+        raise PlanError(f"{what}: cancel_in_progress must be True or False, not {type_name(cancel)}")
+    return {"group": require_str(value["group"], f"{what}: group"), "cancel_in_progress": cancel}
 
 
 def env_vars(value: object, what: str) -> dict[str, str]:

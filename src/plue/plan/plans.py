@@ -6,7 +6,16 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
-from plue.plan.arguments import PlanError, api, duration, env_vars, optional_str, require_str, type_name
+from plue.plan.arguments import (
+    PlanError,
+    api,
+    concurrency_spec,
+    duration,
+    env_vars,
+    optional_str,
+    require_str,
+    type_name,
+)
 from plue.plan.canonical import PLAN_FORMAT_VERSION
 from plue.plan.steps import Step
 from plue.plan.triggers import Trigger
@@ -19,7 +28,7 @@ class Plan:
     _data: dict[str, Any]
     _steps: tuple[Step, ...]
     _triggers: tuple[Trigger, ...]
-    _public_attrs = frozenset({"name", "description", "steps", "triggers", "env", "timeout"})
+    _public_attrs = frozenset({"name", "description", "steps", "triggers", "env", "timeout", "concurrency"})
 
     @api("Plan")
     def __init__(
@@ -31,6 +40,7 @@ class Plan:
         description: str | None = None,
         env: Mapping[str, object] | None = None,
         timeout: int | str | None = None,
+        concurrency: str | Mapping[str, object] | None = None,
     ) -> None:
         name = require_str(name, "Plan(): name")
         call = f"Plan({name[:60]!r})"
@@ -47,6 +57,7 @@ class Plan:
                 "description": optional_str(description, f"{call}: description"),
                 "env": env_vars(env, f"{call}: env"),
                 "timeout": duration(timeout, f"{call}: timeout"),
+                "concurrency": concurrency_spec(concurrency, f"{call}: concurrency"),
             },
         )
 
@@ -71,6 +82,12 @@ class Plan:
     @property
     def timeout(self) -> int | None:
         return self._data["timeout"]  # type: ignore[no-any-return]
+
+    @property
+    def concurrency(self) -> dict[str, Any] | None:
+        """`{"group": ..., "cancel_in_progress": ...}`, or None: runs of one group run one at a time."""
+        spec = self._data["concurrency"]
+        return None if spec is None else dict(spec)
 
     @property
     def steps(self) -> tuple[Step, ...]:

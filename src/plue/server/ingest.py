@@ -14,22 +14,27 @@ delivery's reason (outcome `error` only if no matching workflow could be evaluat
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Protocol
 
-from plue.events import GITHUB_EVENTS, Event, EventError, build_context_data, parse_event
-from plue.plan import content_hash
-from plue.registry import Registry
+from plue.events import GITHUB_EVENTS, Event, EventError, build_context_data, match_triggers, parse_event
+from plue.registry import Registry, WorkflowEntry
+from plue.registry.source import SourceError, locate, read, source_hash
 from plue.sandbox import Evaluator
 from plue.server.config import ServerConfig
+from plue.server.ctx_free import takes_no_ctx
 from plue.server.mirrors import MirrorError, Mirrors
 from plue.store.records import DeliveryRecord, NewRun
 
 MAX_REASON_CHARS: Final = 4000
 CACHE_DIR_NAME: Final = "cache"
+SCANS_KEPT: Final = 64  # commit trees whose scan is kept in memory (a tree never changes once made)
+NO_CTX_KEPT: Final = 4096  # workflow file versions whose use of ctx is remembered
 
 
 class DeliveryRecorder(Protocol):
@@ -97,8 +102,16 @@ class Ingestor:
         self.clock = clock
         # Outcomes are cached by content hash: one directory serves every tree of every repository.
         self.cache_dir = config.data_dir / CACHE_DIR_NAME
+        # Repeated deliveries for one commit (pushes, comments, redeliveries) skip `git ls-files` and the
+        # cache index: the scan of a tree is kept, as is whether a file's plan ignores the event.
+        self._scans: OrderedDict[Path, list[WorkflowEntry]] = OrderedDict()
+        self._no_ctx: dict[str, bool] = {}  # content hash -> its workflow() takes no ctx
+        self._memo_lock = threading.Lock()
 
-    def handle(self, event_name: str, delivery_id: str, payload: dict[str, Any]) -> IngestResult:
+    def handle(
+        self, event_name: str, delivery_id: str, payload: dict[str, Any], *, note: str | None = None
+    ) -> IngestResult:
+        """`note` leads the recorded reason (a redelivery says which delivery it repeats)."""
         received_at = self.clock()
         earlier = self.store.get_delivery(delivery_id)
         if earlier is not None:  # a redelivery: no need to fetch or evaluate anything
@@ -113,7 +126,7 @@ class Ingestor:
             repository=repository,
             payload=payload,
             outcome=decision.outcome,
-            reason=_capped(decision.reason),
+            reason=_capped("; ".join(part for part in (note, decision.reason) if part) or None),
             runs=decision.runs,
             received_at=received_at,
         )
@@ -157,21 +170,24 @@ class Ingestor:
         runs: list[NewRun] = []
         problems: list[str] = []
         with Registry(tree, self.evaluator, self.cache_dir) as registry:
-            matched = [result.entry for result in registry.match(event) if result.matched]
+            matched = [entry for entry in self._entries(tree, registry) if _triggered(entry, event)]
             if not matched:
                 return _Decision("ignored", f"no workflow at {sha[:12]} is triggered by this {event.name} event", [])
             ctx = build_context_data(event)
             for entry in matched:
-                plan, messages = registry.evaluate_workflow(entry.path, ctx)
+                plan: dict[str, Any] | None
+                messages: list[str]
+                if self._takes_no_ctx(registry, entry) and entry.plan is not None:
+                    plan, messages = entry.plan, []  # the same for every event: evaluated once, with an empty ctx
+                else:
+                    plan, messages = registry.evaluate_workflow(entry.path, ctx)
                 if plan is None or messages:
                     problems += messages or [f"{entry.path}: the workflow gave no plan for this event"]
                     continue
                 runs.append(
-                    NewRun(
-                        workflow_path=entry.path,
-                        workflow_name=str(plan["name"]),
-                        content_hash=content_hash(plan),
-                        plan=plan,
+                    NewRun.from_plan(
+                        entry.path,
+                        plan,
                         event_name=event.name,
                         event=ctx["event"],
                         inputs=ctx["inputs"],
@@ -183,6 +199,51 @@ class Ingestor:
                 )
         reason = "; ".join(problems) if problems else None
         return _Decision("queued" if runs else "error", reason, runs)
+
+    def _entries(self, tree: Path, registry: Registry) -> list[WorkflowEntry]:
+        """The workflows of a commit's tree: scanned once, then from memory while the tree is among the last used."""
+        with self._memo_lock:
+            entries = self._scans.get(tree)
+            if entries is not None:
+                self._scans.move_to_end(tree)
+                return entries
+        entries = registry.scan()
+        # A broken file may have failed for a passing reason (a crashed evaluator): scanned again next time.
+        if all(entry.ok for entry in entries):
+            with self._memo_lock:
+                self._scans[tree] = entries
+                while len(self._scans) > SCANS_KEPT:
+                    self._scans.popitem(last=False)
+        return entries
+
+    def _takes_no_ctx(self, registry: Registry, entry: WorkflowEntry) -> bool:
+        digest = entry.content_hash
+        if digest is None:
+            return False
+        with self._memo_lock:
+            known = self._no_ctx.get(digest)
+        if known is not None:
+            return known
+        try:
+            source = read(locate(str(registry.root), entry.path), registry.limits.max_source_bytes)
+        except SourceError:
+            return False
+        answer = source_hash(source) == digest and takes_no_ctx(source)
+        with self._memo_lock:
+            if len(self._no_ctx) >= NO_CTX_KEPT:
+                self._no_ctx.clear()
+            self._no_ctx[digest] = answer
+        return answer
+
+
+def _triggered(entry: WorkflowEntry, event: Event) -> bool:
+    """As `Registry.match`: a workflow that does not load, or whose triggers do not parse, is not triggered."""
+    if not entry.ok:
+        return False
+    try:
+        return match_triggers(entry.triggers, event).matched
+    except EventError:
+        return False
 
 
 def _repository_name(payload: dict[str, Any]) -> str | None:

@@ -32,7 +32,6 @@ from croniter import croniter
 
 from plue.events import EventError, build_context_data
 from plue.events.synthetic import schedule_event
-from plue.plan import content_hash
 from plue.registry import Registry
 from plue.sandbox import Evaluator
 from plue.server.config import ServerConfig
@@ -138,11 +137,22 @@ class Scheduler:
         queued: list[int] = []
         with self._run_lock:
             for name in sorted(self.config.repositories):
+                known = self._indexes.get(name)
                 index = self._refresh(name, now)
                 if index is None:
                     continue
+                fired: list[int] = []
                 for schedule in index.schedules:
-                    queued += self._fire_due(schedule, index.sha, now)
+                    fired += self._fire_due(schedule, index.sha, now)
+                queued += fired
+                if index is not known:  # said after its first firing pass, so a log reader knows both happened
+                    log.info(
+                        "%s at %s: %d schedule(s) indexed, %d run(s) queued for due ticks",
+                        name,
+                        index.sha[:12],
+                        len(index.schedules),
+                        len(fired),
+                    )
         if queued and self.on_queued is not None:
             self.on_queued(queued)
         return queued
@@ -214,6 +224,7 @@ class Scheduler:
                 if run_id is not None:
                     self.store.set_tick_run(schedule.key, tick, run_id)
                     queued.append(run_id)
+                    log.info("schedule %s: tick %s queued run %d", schedule.key, _iso(tick), run_id)
             except StoreError as exc:
                 log.warning("schedule %s at %s: %s", schedule.key, tick, exc)
         return queued
@@ -253,11 +264,9 @@ class Scheduler:
             log.warning("schedule %s: no run queued: %s", schedule.key, "; ".join(problems) or "no plan")
             return None
         return self.store.enqueue(
-            NewRun(
-                workflow_path=schedule.workflow_path,
-                workflow_name=str(plan["name"]),
-                content_hash=content_hash(plan),
-                plan=plan,
+            NewRun.from_plan(
+                schedule.workflow_path,
+                plan,
                 event_name="schedule",
                 event=ctx["event"],
                 inputs=ctx["inputs"],
@@ -280,6 +289,10 @@ class Scheduler:
                 delay = ERROR_RETRY_SECONDS
             self._wake.wait(max(MIN_SLEEP_SECONDS, delay))
             self._wake.clear()
+
+
+def _iso(tick: float) -> str:
+    return datetime.fromtimestamp(tick, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _zone(tz: str) -> ZoneInfo:

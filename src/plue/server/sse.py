@@ -14,13 +14,18 @@ parallel steps whose transitions are stored in the opposite order of their times
 interval could be numbered differently by a stream that saw only the first: the price of deriving
 the numbering instead of storing it.)
 
-The stream polls the store, the only channel between the server and whoever executes the run, so
-it works whichever process runs it. A `: keep-alive` comment goes out when nothing else did for
-`keepalive_seconds` (15 s), so proxies keep the connection open.
+The store is the only channel between the server and whoever executes the run, so the stream works
+whichever process runs it: it reads the store again as soon as the store reports a change of the run
+(`Store.watch_changes`: a PostgreSQL notification from any process, or a commit of this process on
+SQLite), and every `poll_seconds` (1 s) in case a change went unreported (another process on SQLite).
+A `: keep-alive` comment goes out when nothing else did for `keepalive_seconds` (15 s), so proxies keep
+the connection open.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import time
 from collections.abc import AsyncIterator
@@ -110,8 +115,18 @@ class RunStream:
         self.settings = settings
 
     async def events(self) -> AsyncIterator[bytes]:
+        changed = ChangeSignal()
+        unwatch = await anyio.to_thread.run_sync(self.store.watch_changes, self.run_id, changed.set)
+        try:
+            async for chunk in self._follow(changed):
+                yield chunk
+        finally:
+            unwatch()
+
+    async def _follow(self, changed: ChangeSignal) -> AsyncIterator[bytes]:
         last_sent = time.monotonic()
         while True:
+            changed.clear()  # before reading: a change committed from here on ends the next wait
             # The state is read before the lines: a run stores all its lines before it ends, so
             # once it is seen finished, the lines read after are all there are.
             run = await anyio.to_thread.run_sync(self.store.get_run, self.run_id)
@@ -130,7 +145,7 @@ class RunStream:
             elif now - last_sent >= self.settings.keepalive_seconds:
                 last_sent = now
                 yield b": keep-alive\n\n"
-            await anyio.sleep(self.settings.poll_seconds)
+            await changed.wait(self.settings.poll_seconds)
 
     async def _new_events(self, run: RunRecord) -> AsyncIterator[bytes]:
         pending = transitions(run)[self.cursor.transitions :]
@@ -157,6 +172,26 @@ class RunStream:
     def _line(self, line: LogRecord) -> bytes:
         self.cursor = Cursor(line.id, self.cursor.transitions)
         return format_event("log", line.to_json(), self.cursor.text())
+
+
+class ChangeSignal:
+    """Set from any thread (the store's notifier) when the run changed; the stream's task waits on it."""
+
+    def __init__(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._event = asyncio.Event()
+
+    def set(self) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody follows the stream any more
+            self._loop.call_soon_threadsafe(self._event.set)
+
+    def clear(self) -> None:
+        self._event.clear()
+
+    async def wait(self, timeout: float) -> None:
+        """Until set, or `timeout` seconds at most."""
+        with anyio.move_on_after(timeout):
+            await self._event.wait()
 
 
 def _before(transition: Transition, line: LogRecord) -> bool:

@@ -10,7 +10,8 @@ epoch seconds. Modules: `database` (URLs, engines, pragmas), `models` (tables),
 `migrate`, `runs`, `logs` and `usage` (queries), `writer` (LogWriter), `recovery`
 (process ownership), `records`, `values` (text the databases accept), `store`;
 for the server: `queue` (enqueue, claim), `deliveries` (webhook dedupe), `schedules`
-(each cron tick once) and `tokens` (API tokens).
+(each cron tick once), `tokens` (API tokens) and `notify` (run change notifications:
+PostgreSQL LISTEN/NOTIFY, in-process on SQLite).
 """
 
 from plue.store.database import URL_ENV

@@ -59,6 +59,7 @@ def record_delivery(
         existing = get_delivery(connection, delivery_id)
         assert existing is not None  # it conflicted, and rows are never deleted
         return existing, False
+    queue.lock_groups(connection, [run.concurrency_group for run in runs])  # all at once: no deadlock
     run_ids = [queue.enqueue(connection, run, delivery_id=delivery_id) for run in runs]
     if run_ids:
         connection.execute(update(deliveries).where(deliveries.c.id == inserted).values(run_ids=run_ids))

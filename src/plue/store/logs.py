@@ -14,6 +14,7 @@ from typing import TypeAlias
 from sqlalchemy import Connection, select
 
 from plue.store.models import log_lines
+from plue.store.notify import run_changed
 from plue.store.records import LogRecord
 from plue.store.values import clean_text
 
@@ -39,6 +40,8 @@ class LogInserter:
         ]
         if rows and not (self._postgresql and _copy(connection, rows)):
             connection.exec_driver_sql(self._insert, rows)
+        if rows:
+            run_changed(connection, run_id)  # once per batch: one notification per transaction
 
 
 def _copy(connection: Connection, rows: list[tuple[int, str, int, int, str, float, str]]) -> bool:

@@ -93,6 +93,8 @@ runs = Table(
     Column("branch", Text),
     Column("delivery_id", Text),  # the webhook delivery that queued it
     Column("queued_at", Double),
+    # Runs of one group run one at a time (the plan's `concurrency`); None: no group.
+    Column("concurrency_group", Text),
     CheckConstraint(_in("status", RUN_STATUSES), name="status"),
     # list_runs: newest first, optionally by status, workflow or repository; recovery: running runs;
     # claim_run: the oldest queued run.
@@ -100,6 +102,8 @@ runs = Table(
     Index(None, "workflow_path", "id"),
     Index(None, "workflow_name", "id"),
     Index(None, "repository", "id"),
+    # claim_run and enqueue: the group's running and queued runs.
+    Index(None, "concurrency_group", "status"),
     # Run ids are what users type: never hand out a deleted run's id again.
     sqlite_autoincrement=True,
 )

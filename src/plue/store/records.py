@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from plue.plan.canonical import content_hash
+
 
 @dataclass(frozen=True)
 class StepRecord:
@@ -68,6 +70,7 @@ class RunRecord:
     branch: str | None = None
     delivery_id: str | None = None  # the webhook delivery that queued it
     queued_at: float | None = None
+    concurrency_group: str | None = None  # runs of one group run one at a time (the plan's `concurrency`)
 
     def to_json(self) -> dict[str, Any]:
         """The run for `--json` output: the event by name only (payloads can be large), steps' latest attempts."""
@@ -90,6 +93,7 @@ class RunRecord:
             "branch": self.branch,
             "delivery_id": self.delivery_id,
             "queued_at": self.queued_at,
+            "concurrency_group": self.concurrency_group,
             "steps": [step.to_json() for step in self.steps],
         }
 
@@ -169,6 +173,50 @@ class NewRun:
     sha: str | None = None
     ref: str | None = None
     branch: str | None = None
+    # One run of a group at a time; queuing one cancels the group's older queued run (and, with
+    # `cancel_in_progress`, its running run). Use `from_plan` to take them from the plan.
+    concurrency_group: str | None = None
+    cancel_in_progress: bool = False
+
+    @classmethod
+    def from_plan(
+        cls,
+        workflow_path: str,
+        plan: dict[str, Any],
+        *,
+        event_name: str | None,
+        event: dict[str, Any] | None,
+        inputs: dict[str, Any],
+        repository: str | None = None,
+        sha: str | None = None,
+        ref: str | None = None,
+        branch: str | None = None,
+    ) -> NewRun:
+        """A run of `plan` (a valid plan's data): its name, content hash and concurrency group come from it."""
+        group, cancel_in_progress = concurrency_of(plan)
+        return cls(
+            workflow_path=workflow_path,
+            workflow_name=str(plan["name"]),
+            content_hash=content_hash(plan),
+            plan=plan,
+            event_name=event_name,
+            event=event,
+            inputs=inputs,
+            repository=repository,
+            sha=sha,
+            ref=ref,
+            branch=branch,
+            concurrency_group=group,
+            cancel_in_progress=cancel_in_progress,
+        )
+
+
+def concurrency_of(plan: dict[str, Any]) -> tuple[str | None, bool]:
+    """The plan's concurrency group and cancel_in_progress; (None, False) for none (or a plan from before)."""
+    spec = plan.get("concurrency")
+    if not isinstance(spec, dict) or not isinstance(spec.get("group"), str):
+        return None, False
+    return spec["group"], spec.get("cancel_in_progress") is True
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from functools import cache
 from sqlalchemy import Connection, select, update
 
 from plue.store.models import runs, steps
+from plue.store.notify import run_changed
 
 INTERRUPTED_ERROR = "interrupted: the process executing it died"
 UNKNOWN_START = "?"  # no /proc (not Linux): only the pid is checked
@@ -87,6 +88,7 @@ def mark_interrupted(connection: Connection, run_id: int, owner: str, at: float 
     )
     if result.rowcount == 0:
         return False
+    run_changed(connection, run_id)
     connection.execute(
         update(steps)
         .where(steps.c.run_id == run_id, steps.c.status == "running")

@@ -14,8 +14,10 @@ from typing import Any
 from sqlalchemy import Connection, Row, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from plue.plan.canonical import with_added_keys
 from plue.store.errors import StoreError
 from plue.store.models import RUN_STATUSES, STEP_STATUSES, runs, steps, workflows
+from plue.store.notify import run_changed
 from plue.store.records import RunRecord, StepRecord
 from plue.store.values import clean_json, clean_optional, clean_text
 
@@ -71,6 +73,7 @@ def create_run(
     ref: str | None = None,
     branch: str | None = None,
     delivery_id: str | None = None,
+    concurrency_group: str | None = None,
 ) -> int:
     workflow = connection.execute(
         select(workflows.c.path, workflows.c.name).where(workflows.c.id == workflow_id)
@@ -106,6 +109,7 @@ def create_run(
             branch=clean_optional(branch),
             delivery_id=clean_optional(delivery_id),
             queued_at=now,
+            concurrency_group=clean_optional(concurrency_group),
         )
         .returning(runs.c.id)
     )
@@ -149,6 +153,7 @@ def start_run(connection: Connection, run_id: int, owner: str, at: float) -> Non
     )
     if result.rowcount == 0:
         raise StoreError(f"run {run_id} {_describe(connection, run_id)}: only a queued run can start")
+    run_changed(connection, run_id)
 
 
 def finish_run(connection: Connection, run_id: int, status: str, error: str | None, at: float) -> None:
@@ -160,6 +165,7 @@ def finish_run(connection: Connection, run_id: int, status: str, error: str | No
     )
     if result.rowcount == 0:
         raise StoreError(f"run {run_id} {_describe(connection, run_id)}: it cannot finish again")
+    run_changed(connection, run_id)
 
 
 def _describe(connection: Connection, run_id: int) -> str:
@@ -171,7 +177,10 @@ def request_cancel(connection: Connection, run_id: int) -> bool:
     result = connection.execute(
         update(runs).where(runs.c.id == run_id, runs.c.status.in_(ACTIVE_RUN_STATUSES)).values(cancel_requested=True)
     )
-    return result.rowcount > 0
+    if result.rowcount == 0:
+        return False
+    run_changed(connection, run_id)
+    return True
 
 
 def cancel_requested(connection: Connection, run_id: int) -> bool:
@@ -183,6 +192,7 @@ def cancel_requested(connection: Connection, run_id: int) -> bool:
 
 def update_step(connection: Connection, run_id: int, step_id: str, attempt: int, values: dict[str, Any]) -> None:
     """Set `values` on one attempt's row, creating the row for a new attempt."""
+    run_changed(connection, run_id)  # rolled back with the transaction if this fails
     result = connection.execute(
         update(steps)
         .where(steps.c.run_id == run_id, steps.c.step_id == step_id, steps.c.attempt == attempt)
@@ -268,7 +278,7 @@ def _run_record(row: Row[Any], attempts: list[StepRecord]) -> RunRecord:
         event_name=row.event_name,
         event=row.event,
         inputs=row.inputs,
-        plan=row.plan,
+        plan=with_added_keys(row.plan),
         attempt=row.attempt,
         parent_run_id=row.parent_run_id,
         created_at=row.created_at,
@@ -285,6 +295,7 @@ def _run_record(row: Row[Any], attempts: list[StepRecord]) -> RunRecord:
         branch=row.branch,
         delivery_id=row.delivery_id,
         queued_at=row.queued_at,
+        concurrency_group=row.concurrency_group,
     )
 
 

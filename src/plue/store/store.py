@@ -8,7 +8,7 @@ engine's connection pool; nothing else in a `Store` changes after `open`.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from types import TracebackType
@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from plue.store import deliveries, logs, migrate, queue, recovery, runs, schedules, tokens, usage
+from plue.store import deliveries, logs, migrate, notify, queue, recovery, runs, schedules, tokens, usage
 from plue.store.database import WRITE_OPTION, make_engine, resolve_url, write_lock
 from plue.store.errors import StoreError, StoreUnavailable
 from plue.store.logs import LogLineTuple
@@ -36,6 +36,7 @@ class Store:
         # ...after this process's other writers of the same file (see `database.write_lock`).
         self._write_lock = nullcontext() if write_lock is None else write_lock
         self._log_inserter = logs.LogInserter(engine.dialect.name)
+        self._changes = notify.ChangeFeed(engine)
 
     @classmethod
     def open(cls, repo: Path | None = None, url: str | None = None) -> Store:
@@ -56,6 +57,7 @@ class Store:
         return store
 
     def close(self) -> None:
+        self._changes.close()
         self._engine.dispose()
 
     def __enter__(self) -> Store:
@@ -85,6 +87,8 @@ class Store:
     def _write(self) -> Iterator[Connection]:
         with self._errors(), self._write_lock, self._writer.begin() as connection:
             yield connection
+            changed = notify.changed_runs(connection)
+        self._changes.committed(changed)  # followers read what was just committed
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
@@ -290,6 +294,8 @@ class Store:
 
         `reuse` (step id -> outputs, exit code): steps a rerun takes over instead of running, marked
         `reused` in the same transaction, so a worker never claims the run without them.
+        A run of a concurrency group cancels the group's older queued runs ("superseded by run N") and,
+        with `cancel_in_progress`, requests the cancel of its running run.
         """
         at = time.time()
         with self._write() as connection:
@@ -305,8 +311,8 @@ class Store:
         """Take the oldest queued run: it is `running`, owned by `owner`, and nobody else ever gets it.
 
         `owner` is `process_owner(worker=...)`, so that a dead server's runs are recovered as
-        `interrupted`. Queued runs whose cancel was requested are finished `cancelled` on the way.
-        None when no run is queued.
+        `interrupted`. Queued runs whose cancel was requested are finished `cancelled` on the way; runs
+        whose concurrency group has a running run wait. None when no run can be claimed.
         """
         with self._read() as connection:
             if not queue.any_queued(connection):
@@ -415,6 +421,26 @@ class Store:
                 if recovery.mark_interrupted(connection, run_id, owner):
                     recovered.append(run_id)
         return recovered
+
+    # --- change notifications ----------------------------------------------------------------
+
+    def change_version(self, run_id: int) -> int:
+        """The version of the run's changes heard so far: take it before reading the run, then wait with
+        `wait_for_change`. The first call on PostgreSQL starts listening (see `notify`)."""
+        return self._changes.follow().version(run_id)
+
+    def wait_for_change(self, run_id: int, after_version: int, timeout: float) -> int:
+        """Block until the run changes after `after_version` (a step, its logs, its state), or `timeout`
+        seconds pass; the version then (`after_version` on a timeout). May wake without a change.
+
+        Changes made by other processes wake it on PostgreSQL; on SQLite only this process's do, so
+        keep `timeout` as a poll interval."""
+        return self._changes.follow().wait(run_id, after_version, timeout)
+
+    def watch_changes(self, run_id: int, watcher: Callable[[], None]) -> Callable[[], None]:
+        """Call `watcher()` after each change of the run, as `wait_for_change` would wake, from another
+        thread (keep it quick: hand over to your own loop); returns the function that stops it."""
+        return self._changes.follow().watch(run_id, watcher)
 
 
 def _check_limit(limit: int) -> None:

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 from plue.events import EventError, build_context_data, manual_event
-from plue.plan import content_hash
 from plue.registry import Registry, WorkflowEntry
 from plue.registry.inputs import InputError, manual_input_specs, resolve_inputs
 from plue.store.records import NewRun
@@ -83,11 +82,9 @@ def manual_run(
     plan, problems = registry.evaluate_workflow(entry.path, ctx)
     if plan is None or problems:
         raise DispatchRefused(422, "; ".join(problems) or f"{entry.path} changed while being read; try again")
-    return NewRun(
-        workflow_path=entry.path,
-        workflow_name=str(plan["name"]),
-        content_hash=content_hash(plan),
-        plan=plan,
+    return NewRun.from_plan(
+        entry.path,
+        plan,
         event_name="manual",
         event=ctx["event"],
         inputs=ctx["inputs"],

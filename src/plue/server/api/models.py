@@ -32,6 +32,7 @@ class RunSummary(BaseModel):
     duration: float | None = Field(description="seconds from start to finish (null until both happened)")
     attempt: int
     parent_run_id: int | None
+    concurrency_group: str | None = Field(None, description="the plan's concurrency group: one run of it at a time")
 
 
 class RunList(BaseModel):

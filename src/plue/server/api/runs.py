@@ -108,11 +108,9 @@ def rerun(
     old = load_run(store, run_id)
     if old.status in UNFINISHED:
         raise HTTPException(409, f"run {run_id} is still {old.status}; cancel it first or wait for it to finish")
-    new = NewRun(
-        workflow_path=old.workflow_path,
-        workflow_name=old.workflow_name,
-        content_hash=_content_hash(old),
-        plan=old.plan,
+    new = NewRun.from_plan(
+        old.workflow_path,
+        old.plan,
         event_name=old.event_name,
         event=old.event,
         inputs=old.inputs,
@@ -126,9 +124,3 @@ def rerun(
     new_id = store.enqueue(new, parent_run_id=old.id, reuse=reuse)
     wake_workers(state)
     return models.QueuedRun(id=new_id, status="queued", parent_run_id=old.id)
-
-
-def _content_hash(run: RunRecord) -> str:
-    from plue.plan import content_hash
-
-    return content_hash(run.plan)

@@ -32,6 +32,7 @@ def run_summary(run: RunRecord) -> dict[str, Any]:
         "duration": run_duration(run),
         "attempt": run.attempt,
         "parent_run_id": run.parent_run_id,
+        "concurrency_group": run.concurrency_group,
     }
 
 

@@ -16,9 +16,10 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class StreamSettings:
-    """How SSE streams poll the store: the store is the only channel, so streams work across processes."""
+    """How SSE streams follow the store: they wake on its change notifications, and poll every
+    `poll_seconds` for changes it could not report (another process's, on SQLite)."""
 
-    poll_seconds: float = 0.25
+    poll_seconds: float = 1.0
     keepalive_seconds: float = 15.0
 
 
