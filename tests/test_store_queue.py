@@ -138,10 +138,6 @@ def test_a_schedule_tick_fires_once(store: Store) -> None:
     assert store.fire_schedule(key, 4600.0) is True
     assert store.fire_schedule("another schedule", 1000.0) is True
     assert store.last_schedule_tick(key) == 4600.0
-    run_id = store.enqueue(queued("Nightly", event_name="schedule"))
-    store.set_tick_run(key, 4600.0, run_id)
-    with pytest.raises(StoreError, match="no fired tick"):
-        store.set_tick_run(key, 9999.0, run_id)
 
 
 # --- several processes ------------------------------------------------------------------------
@@ -215,3 +211,14 @@ def test_four_processes_fire_each_tick_once(db_url: str) -> None:
     assert sorted(fired) == list(range(20))
     with Store.open(url=db_url) as opened:
         assert opened.last_schedule_tick("nightly") == 19.0
+
+
+def test_a_tick_and_its_run_are_stored_together_once(store: Store) -> None:
+    run = queued()
+    first = store.fire_schedule_run("nightly", 120.0, run)
+    assert first is not None
+    assert store.fire_schedule_run("nightly", 120.0, run) is None  # fired already: nothing more queued
+    assert store.last_schedule_tick("nightly") == 120.0
+    assert [r.id for r in store.list_runs(limit=10)] == [first]
+    fired = store.get_run(first)
+    assert fired is not None and fired.status == "queued"

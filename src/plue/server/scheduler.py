@@ -5,10 +5,11 @@ default branch. It is rebuilt when that head moves: checked every `check_seconds
 and at once after `invalidate(repository)` (a push to the default branch).
 
 A schedule's key is ``repository:workflow path:cron:tz``, so editing a workflow
-keeps its ticks as long as its cron stays the same. For each due tick,
-`store.fire_schedule(key, tick)` decides who fires it — True for one caller only,
-across server processes and restarts — and that caller evaluates the workflow with
-a `schedule` event at the default branch's head and queues the run.
+keeps its ticks as long as its cron stays the same. For each due tick the workflow
+is evaluated with a `schedule` event at the default branch's head, then
+`store.fire_schedule_run(key, tick, run)` fires the tick and queues its run in one
+transaction — for one caller only, across server processes and restarts (the others
+evaluated for nothing, which is cheap next to losing or doubling a tick).
 
 Ticks missed while no server ran (since the last tick the store knows, or since the
 schedule was first seen by this process) follow `config.catch_up`: ``latest`` fires
@@ -218,13 +219,17 @@ class Scheduler:
         queued = []
         for tick in ticks:
             try:
-                if not self.store.fire_schedule(schedule.key, tick):
+                run = self._new_run(schedule, sha, tick)
+                if run is None:
+                    self.store.fire_schedule(schedule.key, tick)  # a tick that cannot run is spent, not retried
+                    continue
+                # The tick and its run are stored together: a crash between firing and queuing cannot
+                # lose the run, and only the first process to fire the tick queues it.
+                run_id = self.store.fire_schedule_run(schedule.key, tick, run)
+                if run_id is None:
                     continue  # another process (or an earlier pass) fired it
-                run_id = self._queue(schedule, sha, tick)
-                if run_id is not None:
-                    self.store.set_tick_run(schedule.key, tick, run_id)
-                    queued.append(run_id)
-                    log.info("schedule %s: tick %s queued run %d", schedule.key, _iso(tick), run_id)
+                queued.append(run_id)
+                log.info("schedule %s: tick %s queued run %d", schedule.key, _iso(tick), run_id)
             except StoreError as exc:
                 log.warning("schedule %s at %s: %s", schedule.key, tick, exc)
         return queued
@@ -239,8 +244,8 @@ class Scheduler:
             return [tick for tick in ticks[-1:] if now - tick <= ON_TIME_SECONDS]
         return ticks[-1:]
 
-    def _queue(self, schedule: Schedule, sha: str, tick: float) -> int | None:
-        """Evaluate the workflow for the tick and queue its run; None (logged) if it cannot be."""
+    def _new_run(self, schedule: Schedule, sha: str, tick: float) -> NewRun | None:
+        """The run of the workflow evaluated for the tick; None (logged) if it cannot be evaluated."""
         repo = self.config.repositories[schedule.repository]
         mirror = self.mirrors.get(schedule.repository)
         try:
@@ -263,18 +268,16 @@ class Scheduler:
         if plan is None or problems:
             log.warning("schedule %s: no run queued: %s", schedule.key, "; ".join(problems) or "no plan")
             return None
-        return self.store.enqueue(
-            NewRun.from_plan(
-                schedule.workflow_path,
-                plan,
-                event_name="schedule",
-                event=ctx["event"],
-                inputs=ctx["inputs"],
-                repository=schedule.repository,
-                sha=sha,
-                ref=event.ref,
-                branch=repo.default_branch,
-            )
+        return NewRun.from_plan(
+            schedule.workflow_path,
+            plan,
+            event_name="schedule",
+            event=ctx["event"],
+            inputs=ctx["inputs"],
+            repository=schedule.repository,
+            sha=sha,
+            ref=event.ref,
+            branch=repo.default_branch,
         )
 
     # --- the thread ---------------------------------------------------------------------

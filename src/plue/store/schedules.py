@@ -34,7 +34,7 @@ def last_tick(connection: Connection, key: str) -> float | None:
 
 
 def set_run(connection: Connection, key: str, scheduled_at: float, run_id: int) -> bool:
-    """Record the run a fired tick queued; False if that tick never fired."""
+    """Record the run a tick queued (in the transaction that fired it); False if that tick never fired."""
     result = connection.execute(
         update(schedule_ticks)
         .where(schedule_ticks.c.key == clean_text(key), schedule_ticks.c.scheduled_at == scheduled_at)

@@ -371,16 +371,20 @@ class Store:
         with self._write() as connection:
             return schedules.fire(connection, key, scheduled_at, time.time())
 
+    def fire_schedule_run(self, key: str, scheduled_at: float, run: NewRun) -> int | None:
+        """Fire the tick and queue its run in ONE transaction: the run's id for the one caller that fires it,
+        None for every other (nothing queued). A crash between the two cannot lose the tick's run."""
+        with self._write() as connection:
+            if not schedules.fire(connection, key, scheduled_at, time.time()):
+                return None
+            run_id = queue.enqueue(connection, run)
+            schedules.set_run(connection, key, scheduled_at, run_id)
+            return run_id
+
     def last_schedule_tick(self, key: str) -> float | None:
         """The latest tick of the schedule that fired; None if none did."""
         with self._read() as connection:
             return schedules.last_tick(connection, key)
-
-    def set_tick_run(self, key: str, scheduled_at: float, run_id: int) -> None:
-        """Record the run a fired tick queued."""
-        with self._write() as connection:
-            if not schedules.set_run(connection, key, scheduled_at, run_id):
-                raise StoreError(f"schedule {key!r} has no fired tick at {scheduled_at}")
 
     # --- API tokens --------------------------------------------------------------------------
 
