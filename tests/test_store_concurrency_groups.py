@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from test_store_queue import queued, start_all
-from test_store_support import db_url, run_python, store
+from test_store_queue import queued
+from test_store_support import db_url, run_python, start_all, store
 
 from plue.plan import content_hash
 from plue.store import NewRun, Store, process_owner

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import text
-from test_store_support import PLAN, db_url, run_python, store
+from test_store_support import PLAN, db_url, run_python, start_all, store
 
 from plue.store import NewRun, Store, StoreError
 
@@ -142,17 +142,8 @@ with Store.open(url=sys.argv[1]) as store:
 def test_four_processes_record_one_delivery_once(db_url: str) -> None:
     with Store.open(url=db_url):
         pass  # migrated once here
-    processes = [run_python(RECORDER, db_url, str(index)) for index in range(4)]
-    for process in processes:
-        assert process.stdout is not None and process.stdout.readline().strip() == "ready"
-    for process in processes:
-        assert process.stdin is not None
-        process.stdin.write("go\n")
-        process.stdin.flush()
     answers = []
-    for process in processes:
-        out, _ = process.communicate(timeout=300)
-        assert process.returncode == 0
+    for out in start_all([run_python(RECORDER, db_url, str(index)) for index in range(4)]):
         created, *run_ids = out.split()
         answers.append((created, tuple(map(int, run_ids))))
     assert sorted(created for created, _ in answers) == ["0", "0", "0", "1"]

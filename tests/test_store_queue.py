@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import os
-from subprocess import Popen
 from typing import Any
 
 import pytest
-from test_store_support import PLAN, STEP_IDS, db_url, new_run, run_python, store
+from test_store_support import PLAN, STEP_IDS, db_url, new_run, run_python, start_all, store
 
 from plue.store import NewRun, Store, StoreError, process_owner
 from plue.store.queue import CANCELLED_WHILE_QUEUED
@@ -167,22 +166,6 @@ with Store.open(url=sys.argv[1]) as store:
     fired = [tick for tick in range(20) if store.fire_schedule("nightly", float(tick))]
     print(" ".join(map(str, fired)), flush=True)
 """
-
-
-def start_all(processes: list[Popen[str]]) -> list[str]:
-    """Wait until every process is ready, then let them all go at once; their output lines."""
-    for process in processes:
-        assert process.stdout is not None and process.stdout.readline().strip() == "ready"
-    for process in processes:
-        assert process.stdin is not None
-        process.stdin.write("go\n")
-        process.stdin.flush()
-    outputs = []
-    for process in processes:
-        out, _ = process.communicate(timeout=300)
-        assert process.returncode == 0
-        outputs.append(out.strip())
-    return outputs
 
 
 def test_four_processes_claim_each_run_exactly_once(db_url: str) -> None:

@@ -117,3 +117,19 @@ def run_python(code: str, *args: str, **kwargs: Any) -> subprocess.Popen[str]:
         env=env,
         **kwargs,
     )
+
+
+def start_all(processes: list[subprocess.Popen[str]]) -> list[str]:
+    """Wait until every process is ready, then let them all go at once; their output lines."""
+    for process in processes:
+        assert process.stdout is not None and process.stdout.readline().strip() == "ready"
+    for process in processes:
+        assert process.stdin is not None
+        process.stdin.write("go\n")
+        process.stdin.flush()
+    outputs = []
+    for process in processes:
+        out, _ = process.communicate(timeout=300)
+        assert process.returncode == 0
+        outputs.append(out.strip())
+    return outputs
