@@ -66,6 +66,49 @@ class RepositoryConfig:
 
 
 @dataclass(frozen=True)
+class RunnerSettings:
+    """How the server treats `plue runner` agents (`[runners]`)."""
+
+    heartbeat_seconds: float = 5.0  # how often runners report
+    lost_after_seconds: float = 30.0  # a runner silent this long is lost; its run is retried
+    claim_wait_seconds: float = 30.0  # how long a claim request is held when nothing is queued
+
+
+@dataclass(frozen=True)
+class PoolSpec:
+    """One pool of the warm pool (`[[pool.pools]]`): runners with `labels`, kept between the bounds."""
+
+    name: str
+    labels: tuple[str, ...] = ()
+    min_idle: int = 0
+    max_runners: int = 4
+    idle_timeout_seconds: float = 300.0
+
+
+@dataclass(frozen=True)
+class KubernetesSettings:
+    """The Kubernetes backend (`[pool.kubernetes]`)."""
+
+    namespace: str = "default"
+    pod_template: dict[str, Any] | None = None  # a Pod manifest (parsed YAML) the backend fills in
+    kubeconfig: Path | None = None  # None and not in_cluster: the default kubeconfig
+    in_cluster: bool = False
+    api_url: str | None = None  # an API server URL used without credentials (tests)
+
+
+@dataclass(frozen=True)
+class PoolSettings:
+    """The warm pool (`[pool]`): no `pools`, no controller."""
+
+    backend: str = "local"  # local | kubernetes
+    server_url: str | None = None  # the URL runners dial; None: http://{host}:{port}
+    interval_seconds: float = 2.0
+    pools: tuple[PoolSpec, ...] = ()
+    kubernetes: KubernetesSettings = field(default_factory=KubernetesSettings)
+    runner_command: tuple[str, ...] | None = None  # local backend argv prefix; None: (sys.executable, "-m", "plue")
+
+
+@dataclass(frozen=True)
 class ServerConfig:
     database_url: str | None  # None: SQLite at <data_dir>/plue.db
     data_dir: Path  # absolute; mirrors in data_dir/mirrors, workspaces in data_dir/work
@@ -76,6 +119,8 @@ class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 8080
     secrets: dict[str, str] = field(default_factory=dict, repr=False)  # run secrets given to steps
+    runners: RunnerSettings = field(default_factory=RunnerSettings)
+    pool: PoolSettings = field(default_factory=PoolSettings)
 
     @property
     def store_url(self) -> str:
