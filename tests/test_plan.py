@@ -233,3 +233,18 @@ def test_wrong_concurrency_fails_with_a_clear_message(concurrency: object, messa
     with pytest.raises(PlanError) as caught:
         Plan("x", steps=[Step.bash("a", "b")], concurrency=concurrency)  # type: ignore[arg-type]
     assert message in str(caught.value)
+
+
+def test_runs_on_is_sorted_deduplicated_and_checked() -> None:
+    plan = Plan("p", steps=[Step.bash("a", "true")], runs_on=["linux", "gpu", "linux"], max_attempts=3)
+    assert plan.runs_on == ["gpu", "linux"]
+    assert plan.max_attempts == 3
+    assert Plan("p", steps=[Step.bash("a", "true")], runs_on="arm64").to_data()["runs_on"] == ["arm64"]
+    default = Plan("p", steps=[Step.bash("a", "true")]).to_data()
+    assert (default["runs_on"], default["max_attempts"]) == ([], 2)
+    with pytest.raises(PlanError, match=r"runs_on: 'has space' is not a runner label"):
+        Plan("p", steps=[Step.bash("a", "true")], runs_on=["has space"])
+    with pytest.raises(PlanError, match="runs_on must be a label or a list of labels"):
+        Plan("p", steps=[Step.bash("a", "true")], runs_on={"gpu": True})
+    with pytest.raises(PlanError, match="max_attempts must be a whole number from 1 to 10, not 0"):
+        Plan("p", steps=[Step.bash("a", "true")], max_attempts=0)

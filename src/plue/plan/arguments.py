@@ -20,6 +20,10 @@ DURATION_RE = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?\Z")
 MAX_RETRIES = 100
 MAX_TIMEOUT_SECONDS = 7 * 24 * 3600
 CONCURRENCY_KEYS = ("group", "cancel_in_progress")
+MAX_ATTEMPTS = 10
+MAX_LABELS = 32
+LABEL_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.:/-]{0,62}"
+LABEL_RE = re.compile(LABEL_PATTERN + r"\Z")
 
 
 # Only the checked constructors hold this token: `Step({...})` with a hand-made dict is refused.
@@ -174,6 +178,31 @@ def concurrency_spec(value: object, what: str) -> dict[str, Any] | None:
     if type(cancel) is not bool:
         raise PlanError(f"{what}: cancel_in_progress must be True or False, not {type_name(cancel)}")
     return {"group": require_str(value["group"], f"{what}: group"), "cancel_in_progress": cancel}
+
+
+def runner_labels(value: object, what: str) -> list[str]:
+    """A label or a list of them -> the sorted, de-duplicated list (empty: any runner)."""
+    if value is None:
+        return []
+    items: object = [value] if type(value) is str else value
+    if not isinstance(items, (list, tuple)):
+        raise PlanError(f"{what} must be a label or a list of labels, e.g. ['linux', 'gpu'], not {type_name(value)}")
+    labels: set[str] = set()
+    for item in items:
+        if type(item) is not str or not LABEL_RE.match(item):
+            raise PlanError(
+                f"{what}: {shown(item)} is not a runner label (letters, digits and _ . : / -, up to 63 characters)"
+            )
+        labels.add(item)
+    if len(labels) > MAX_LABELS:
+        raise PlanError(f"{what}: at most {MAX_LABELS} labels")
+    return sorted(labels)
+
+
+def attempts_count(value: object, what: str) -> int:
+    if type(value) is not int or not 1 <= value <= MAX_ATTEMPTS:
+        raise PlanError(f"{what} must be a whole number from 1 to {MAX_ATTEMPTS}, not {shown(value)}")
+    return value
 
 
 def env_vars(value: object, what: str) -> dict[str, str]:

@@ -20,7 +20,7 @@ def content_hash(data: Any) -> str:
 
 
 # Top-level keys added to format 1 after plans were first stored, with their "unset" value.
-ADDED_KEYS: dict[str, Any] = {"concurrency": None}
+ADDED_KEYS: dict[str, Any] = {"concurrency": None, "runs_on": [], "max_attempts": 2}
 
 
 def with_added_keys(data: Any) -> Any:

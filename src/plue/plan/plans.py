@@ -9,11 +9,13 @@ from typing import Any, TypeVar
 from plue.plan.arguments import (
     PlanError,
     api,
+    attempts_count,
     concurrency_spec,
     duration,
     env_vars,
     optional_str,
     require_str,
+    runner_labels,
     type_name,
 )
 from plue.plan.canonical import PLAN_FORMAT_VERSION
@@ -28,7 +30,9 @@ class Plan:
     _data: dict[str, Any]
     _steps: tuple[Step, ...]
     _triggers: tuple[Trigger, ...]
-    _public_attrs = frozenset({"name", "description", "steps", "triggers", "env", "timeout", "concurrency"})
+    _public_attrs = frozenset(
+        {"name", "description", "steps", "triggers", "env", "timeout", "concurrency", "runs_on", "max_attempts"}
+    )
 
     @api("Plan")
     def __init__(
@@ -41,6 +45,8 @@ class Plan:
         env: Mapping[str, object] | None = None,
         timeout: int | str | None = None,
         concurrency: str | Mapping[str, object] | None = None,
+        runs_on: str | Sequence[str] | None = None,
+        max_attempts: int = 2,
     ) -> None:
         name = require_str(name, "Plan(): name")
         call = f"Plan({name[:60]!r})"
@@ -58,6 +64,8 @@ class Plan:
                 "env": env_vars(env, f"{call}: env"),
                 "timeout": duration(timeout, f"{call}: timeout"),
                 "concurrency": concurrency_spec(concurrency, f"{call}: concurrency"),
+                "runs_on": runner_labels(runs_on, f"{call}: runs_on"),
+                "max_attempts": attempts_count(max_attempts, f"{call}: max_attempts"),
             },
         )
 
@@ -88,6 +96,16 @@ class Plan:
         """`{"group": ..., "cancel_in_progress": ...}`, or None: runs of one group run one at a time."""
         spec = self._data["concurrency"]
         return None if spec is None else dict(spec)
+
+    @property
+    def runs_on(self) -> list[str]:
+        """The labels a runner needs to run this workflow (empty: any runner)."""
+        return list(self._data["runs_on"])
+
+    @property
+    def max_attempts(self) -> int:
+        """How many times a run is started in all when its runner is lost."""
+        return int(self._data["max_attempts"])
 
     @property
     def steps(self) -> tuple[Step, ...]:

@@ -63,6 +63,9 @@ def check_schema(data: dict[str, Any], report: Report) -> None:
 _SUBJECTS: Final = {"": "the plan", "steps": "the step", "triggers": "the trigger"}
 _PATTERN_HINTS: Final = {
     r"\S": "{name} must not be empty or blank",
+    "^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,62}$": (
+        "{name}: {value} is not a runner label; use letters, digits and '_', '.', ':', '/', '-' (up to 63)"
+    ),
     "^[a-z0-9][a-z0-9_-]*$": (
         "step id {value} is invalid; use lowercase letters, digits, '-' and '_', starting with a letter or digit"
     ),
