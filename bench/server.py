@@ -3,16 +3,18 @@
 Measures in one run, for each database:
 
 - webhooks: N signed push deliveries (distinct ids, the same real commit of a bare git repository with one
-  push-triggered workflow) sent by several client threads, each delivery queueing one run; background
-  workers off, so only ingestion is measured. Baseline: `GET /healthz` with the same clients; for reference,
-  the ingestion alone (`Ingestor.handle`, no HTTP, one thread).
+  push-triggered `workflow(ctx)` that reads `ctx.event.branch`), each queueing one run, sent to a `plue server`
+  subprocess (workers off, so only ingestion is measured) over keep-alive connections by a lean asyncio
+  client: once as pushes to main (the plan memo reuses the plan), once each to a new branch (every delivery
+  evaluated in the sandbox). Baseline: `GET /healthz` with the same client; for reference, the ingestion
+  alone (`Ingestor.handle`, no HTTP, one thread, in this process).
 - SSE latency: a running run's `GET /api/runs/{id}/events` open while log lines are appended to the store one
   by one; the time from the append call to the line's receipt, with the default stream settings (the stream
   wakes on the store's change notifications, polling every 1 s as a fallback) and with `poll_seconds=0.02`.
 - `GET /api/runs/{id}` latency under concurrent clients. Baseline: `GET /healthz` under the same load.
 
-Server and clients share one process (and its GIL), so every figure is a lower bound of a server alone;
-the ratios against the baselines, measured the same way, are what compare.
+For SSE and GET, server and clients share one process (and its GIL), so those figures are lower bounds of a
+server alone; the ratios against the baselines, measured the same way, are what compare.
 
 PostgreSQL: --postgres URL, else $PLUE_BENCH_POSTGRES_URL or $PLUE_TEST_POSTGRES_URL,
 else postgresql://postgres@127.0.0.1:5432/test; each run uses a temporary schema.
@@ -30,6 +32,7 @@ import json
 import os
 import random
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -64,7 +67,9 @@ from plue import Plan, Step, Trigger
 
 
 def workflow(ctx):
-    return Plan("CI", steps=[Step.bash("test", "make test")], triggers=[Trigger.on_push(branch="main")])
+    branch = ctx.event.branch if ctx.event else None
+    target = "production" if branch == "main" else "staging"
+    return Plan("CI", steps=[Step.bash("test", "make test TARGET=" + target)], triggers=[Trigger.on_push()])
 """
 
 PLAN: dict[str, Any] = {
@@ -133,9 +138,9 @@ def make_upstream(root: Path) -> tuple[str, str]:
     return bare.as_uri(), git(work, "rev-parse", "HEAD").strip()
 
 
-def push_body(sha: str) -> bytes:
+def push_body(sha: str, branch: str = "main") -> bytes:
     payload: dict[str, Any] = json.loads(PUSH_FIXTURE.read_text())
-    payload["ref"] = "refs/heads/main"
+    payload["ref"] = f"refs/heads/{branch}"
     payload["after"] = sha
     payload["repository"]["full_name"] = REPOSITORY
     payload["repository"]["default_branch"] = "main"
@@ -212,46 +217,146 @@ class Setup:
     lines: int
 
 
-def bench_webhooks(app: FastAPI, base_url: str, store: Store, sha: str, setup: Setup) -> None:
-    body = push_body(sha)
-    started = time.perf_counter()
-    first = httpx.post(
-        f"{base_url}/webhooks/github", content=body, headers=signed_headers(body, "warm-up"), timeout=120
-    )
-    cold = time.perf_counter() - started
-    if first.status_code != 202 or first.json()["outcome"] != "queued":
-        raise SystemExit(f"bench: the first delivery did not queue a run: {first.status_code} {first.text[:300]}")
-    print(f"  first delivery (mirror clone, checkout, scan): {cold * 1000:8.1f} ms")
+def bench_webhooks(
+    app: FastAPI, store: Store, url: str, root: Path, repository_url: str, sha: str, setup: Setup
+) -> None:
+    """Deliveries to a `plue server` process of its own (so that the clients do not share its GIL), sent by
+    a lean asyncio client over keep-alive connections with requests signed beforehand."""
+    with server_process(url, root, repository_url) as port:
+        first_body = push_body(sha)
+        started = time.perf_counter()
+        first = httpx.post(
+            f"http://127.0.0.1:{port}/webhooks/github",
+            content=first_body,
+            headers=signed_headers(first_body, "warm-up"),
+            timeout=120,
+        )
+        cold = time.perf_counter() - started
+        if first.status_code != 202 or first.json()["outcome"] != "queued":
+            raise SystemExit(f"bench: the first delivery did not queue a run: {first.status_code} {first.text[:300]}")
+        print(f"  first delivery (mirror clone, checkout, scan, evaluation): {cold * 1000:8.1f} ms")
+        count, senders = setup.deliveries, setup.senders
+        health = [b"GET /healthz HTTP/1.1\r\nHost: bench\r\n\r\n"] * count
+        base_seconds, _ = asyncio.run(blast(port, health, senders))
+        base_rate = count / base_seconds
+        print(f"  baseline GET /healthz, {senders} connections: {base_rate:8,.0f} req/s")
+        prefix = uuid.uuid4().hex[:8]
+        same_branch = [delivery_request(push_body(sha), f"{prefix}-m-{index}") for index in range(count)]
+        # Each on a new branch: the workflow reads ctx.event.branch, so no plan can be reused.
+        new_branches = [
+            delivery_request(push_body(sha, f"feature-{prefix}-{index}"), f"{prefix}-b-{index}")
+            for index in range(count)
+        ]
+        for label, requests, mark in (
+            ("pushes to main (plan reused)", same_branch, "-m-"),
+            ("pushes to new branches (each evaluated)", new_branches, "-b-"),
+        ):
+            seconds, latencies = asyncio.run(blast(port, requests, senders))
+            queued = sum(
+                1 for run in store.list_runs(limit=3 * count + 10) if (run.delivery_id or "").startswith(prefix + mark)
+            )
+            if queued != count:
+                raise SystemExit(f"bench: {count} deliveries queued {queued} runs")
+            rate = count / seconds
+            print(
+                f"  {label:<42} {rate:8,.0f} deliveries/s  (= {rate / base_rate:.2f}x the baseline; "
+                f"p50 {percentile(latencies, 0.5) * 1000:.1f} ms, p99 {percentile(latencies, 0.99) * 1000:.1f} ms; "
+                f"{queued} runs queued; target >= 500/s: {'met' if rate >= 500 else 'NOT met'})"
+            )
 
-    prefix = uuid.uuid4().hex[:8]
-
-    def deliver(client: httpx.Client, index: int) -> httpx.Response:
-        return client.post("/webhooks/github", content=body, headers=signed_headers(body, f"{prefix}-{index}"))
-
-    count = setup.deliveries
-    base_seconds, _ = hammer(base_url, setup.senders, count, healthz)
-    seconds, latencies = hammer(base_url, setup.senders, count, deliver)
-    queued = sum(1 for run in store.list_runs(limit=count + 10) if (run.delivery_id or "").startswith(prefix))
-    if queued != count:
-        raise SystemExit(f"bench: {count} deliveries queued {queued} runs")
-    base_rate, rate = count / base_seconds, count / seconds
-    print(f"  baseline GET /healthz, {setup.senders} clients:      {base_rate:8,.0f} req/s")
-    print(
-        f"  signed push deliveries, {setup.senders} clients:     {rate:8,.0f} deliveries/s  "
-        f"(= {rate / base_rate:.2f}x the baseline; p50 {percentile(latencies, 0.5) * 1000:.1f} ms, "
-        f"p99 {percentile(latencies, 0.99) * 1000:.1f} ms; {queued} runs queued; target >= 500/s: "
-        f"{'met' if rate >= 500 else 'NOT met'})"
-    )
-
-    # Where the time goes: the same ingestion called directly, one at a time, without HTTP.
+    # Where the time goes: the ingestion called directly, one at a time, without HTTP (in this process).
     ingestor = app.state.plue.ingestor
-    payload = json.loads(body)
-    direct = min(count, 100)
+    payload = json.loads(push_body(sha))
+    ingestor.handle("push", f"{prefix}-direct-warm", payload)
+    direct = min(count, 200)
     started = time.perf_counter()
     for index in range(direct):
         ingestor.handle("push", f"{prefix}-direct-{index}", payload)
     direct_rate = direct / (time.perf_counter() - started)
     print(f"  (for reference: Ingestor.handle() called directly, 1 thread, no HTTP: {direct_rate:,.0f} deliveries/s)")
+
+
+def delivery_request(body: bytes, delivery: str) -> bytes:
+    head = "".join(f"{name}: {value}\r\n" for name, value in signed_headers(body, delivery).items())
+    return f"POST /webhooks/github HTTP/1.1\r\nHost: bench\r\nContent-Length: {len(body)}\r\n{head}\r\n".encode() + body
+
+
+async def blast(port: int, requests: list[bytes], connections: int) -> tuple[float, list[float]]:
+    """Send prepared HTTP/1.1 requests over `connections` keep-alive connections; wall time and latencies.
+    (Hand-written: an HTTP client library costs more CPU per request than the server being measured.)"""
+    pending = iter(requests)
+    latencies: list[float] = []
+    failures: list[str] = []
+
+    async def connection() -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            for request in pending:
+                started = time.perf_counter()
+                writer.write(request)
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = 0
+                for line in head.split(b"\r\n"):
+                    if line.lower().startswith(b"content-length:"):
+                        length = int(line.split(b":", 1)[1])
+                body = await reader.readexactly(length)
+                latencies.append(time.perf_counter() - started)
+                status = int(head.split(b" ", 2)[1])
+                if status >= 300:
+                    failures.append(f"{status} {body[:200]!r}")
+        finally:
+            writer.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(connection() for _ in range(connections)))
+    seconds = time.perf_counter() - started
+    if failures:
+        raise SystemExit(f"bench: {len(failures)} requests failed, first: {failures[0]}")
+    return seconds, latencies
+
+
+@contextmanager
+def server_process(url: str, root: Path, repository_url: str) -> Iterator[int]:
+    """`plue server` (no workers) in a subprocess on a free port of 127.0.0.1; the port."""
+    root.mkdir(parents=True, exist_ok=True)
+    config = root / "plue.toml"
+    config.write_text(
+        f"database_url = {json.dumps(url)}\n"
+        f"data_dir = {json.dumps(str(root / 'server-data'))}\n"
+        f"webhook_secret = {json.dumps(SECRET.decode())}\n"
+        "workers = 0\n"
+        f"[repositories.{json.dumps(REPOSITORY)}]\n"
+        f"url = {json.dumps(repository_url)}\n"
+        'default_branch = "main"\n'
+    )
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    process = subprocess.Popen(
+        [sys.executable, "-m", "plue", "server", "--config", str(config), "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                error = process.stderr.read().decode(errors="replace")[-2000:] if process.stderr else ""
+                raise SystemExit(f"bench: plue server did not start: {error}")
+            time.sleep(0.1)  # polling a server that is starting; not a measurement
+        yield port
+    finally:
+        process.terminate()
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def new_running_run(store: Store) -> int:
@@ -356,8 +461,8 @@ def bench_backend(name: str, url: str, root: Path, setup: Setup) -> None:
     )
     app = create_app(config, start_background=False)
     store: Store = app.state.plue.store
+    bench_webhooks(app, store, url, root / "process", repository_url, sha, setup)
     with serve(app) as base_url:
-        bench_webhooks(app, base_url, store, sha, setup)
         bench_sse(app, base_url, store, setup)
         bench_get_run(base_url, store, setup)
 
@@ -389,8 +494,8 @@ def drop_schema(base: str, schema: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--deliveries", type=int, default=300)
-    parser.add_argument("--senders", type=int, default=8, help="client threads sending deliveries")
+    parser.add_argument("--deliveries", type=int, default=1000)
+    parser.add_argument("--senders", type=int, default=32, help="connections sending deliveries")
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--sse-lines", type=int, default=100)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from plue.sandbox import Evaluation, EvaluationError, EvaluationRequest, Evaluator
+from plue.sandbox.context import Observation
 
 # An evaluator that died is not the file's fault as far as we can tell: not cached, so the
 # next scan tries again. Every other failure is cached, timeouts included: evaluation
@@ -51,6 +52,8 @@ class Outcome:
     # The validated plan when at hand (a fresh evaluation); None for a cached summary,
     # whose plan is read from the cache only when asked for.
     plan: dict[str, Any] | None = field(default=None, compare=False, repr=False)
+    # What a fresh evaluation observed of its ctx (None: unknown, e.g. from the cache).
+    reads: tuple[Observation, ...] | None = field(default=None, compare=False, repr=False)
 
     @property
     def ok(self) -> bool:
@@ -111,16 +114,17 @@ def outcome_of(evaluation: Evaluation) -> Outcome:
     # scan served from the cache never needs.
     from plue.validation import validate_plan
 
+    reads = evaluation.reads
     if evaluation.error is not None:
         error = evaluation.error
-        return Outcome(failure=Failure(error.kind, error.message, error.line, error.col))
+        return Outcome(failure=Failure(error.kind, error.message, error.line, error.col), reads=reads)
     plan = evaluation.plan
     name = plan.get("name") if isinstance(plan, dict) else None
     name = name if type(name) is str else None
     problems = tuple(str(problem) for problem in validate_plan(plan))
     if problems or plan is None:
-        return Outcome(name, problems=problems or ("evaluation gave no plan",))
-    return Outcome(name, list(plan["triggers"]), plan=plan)
+        return Outcome(name, problems=problems or ("evaluation gave no plan",), reads=reads)
+    return Outcome(name, list(plan["triggers"]), plan=plan, reads=reads)
 
 
 def evaluate(

@@ -22,6 +22,7 @@ from plue.registry.discovery import discover_paths
 from plue.registry.outcome import Outcome, evaluate
 from plue.registry.source import SourceError, locate, read, source_hash
 from plue.sandbox import Evaluator, Limits, default_evaluator
+from plue.sandbox.context import Observation
 
 # A file changed less than this long before it was stat'ed could change again within
 # the same timestamp tick without its stamp changing: it is re-hashed on every scan
@@ -30,6 +31,7 @@ RACY_WINDOW_NS = 2_000_000_000
 
 # Plans evaluated for an event, kept in memory only: (source hash, ctx hash) -> outcome.
 CTX_MEMO_SIZE = 256
+UNSTABLE_FAILURES = frozenset({"crash", "timeout", "cpu", "memory"})
 
 DEFAULT_CACHE_DIR = Path(".plue") / "cache"
 
@@ -61,6 +63,18 @@ class MatchResult:
     entry: WorkflowEntry
     matched: bool
     reason: str
+
+
+@dataclass(frozen=True)
+class CtxEvaluation:
+    """A workflow evaluated with a ctx: the validated plan (or None) and the problems, with what the
+    evaluation observed of ctx (None when not known, or when the outcome may differ next time) and the
+    source's content hash."""
+
+    plan: dict[str, Any] | None
+    messages: list[str]
+    reads: tuple[Observation, ...] | None
+    content_hash: str | None
 
 
 class Registry:
@@ -224,11 +238,16 @@ class Registry:
         self, path: str | Path, ctx_data: Mapping[str, Any] | None
     ) -> tuple[dict[str, Any] | None, list[str]]:
         """Evaluate one workflow with a ctx: (validated plan or None, problems)."""
+        result = self.evaluate_with_ctx(path, ctx_data)
+        return result.plan, result.messages
+
+    def evaluate_with_ctx(self, path: str | Path, ctx_data: Mapping[str, Any] | None) -> CtxEvaluation:
+        """As `evaluate_workflow`, with what the evaluation observed of ctx (see `plue.sandbox.context`)."""
         rel = self.relative(path)
         try:
             data = read(locate(self._root_text, rel), self.limits.max_source_bytes)
         except SourceError as exc:
-            return None, [f"{rel}: {exc}"]
+            return CtxEvaluation(None, [f"{rel}: {exc}"], None, None)
         ctx_hash = "none" if ctx_data is None else hashlib.sha256(canonical_json(ctx_data)).hexdigest()
         key = (source_hash(data), ctx_hash)
         outcome = self._ctx_memo.get(key)
@@ -243,11 +262,15 @@ class Registry:
             # triggers change with the event would be started by triggers it does not have.
             indexed = self.load(rel)
             if indexed.ok and indexed.triggers != outcome.plan["triggers"]:
-                return None, [
+                problem = (
                     f"{rel}: the triggers depend on ctx; they must be the same for every event"
                     " (they are read with an empty ctx, where ctx.event is None)"
-                ]
-        return outcome.plan, outcome.messages(rel)
+                )
+                return CtxEvaluation(None, [problem], outcome.reads, source_hash(data))
+        # A limit hit (time, CPU, memory) or a crash may not happen again: such outcomes are not reused.
+        failure = outcome.failure
+        reads = outcome.reads if failure is None or failure.kind not in UNSTABLE_FAILURES else None
+        return CtxEvaluation(outcome.plan, outcome.messages(rel), reads, source_hash(data))
 
     def relative(self, path: str | Path) -> str:
         """`path` (absolute, or relative to the repository) as a repo-relative '/' path.

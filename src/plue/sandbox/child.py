@@ -18,7 +18,7 @@ from typing import Any, NoReturn
 
 from plue.plan import Plan, PlanError, canonical_json
 from plue.sandbox.confine import RESULT_FD, confine
-from plue.sandbox.context import make_ctx
+from plue.sandbox.context import Reads, make_ctx
 from plue.sandbox.convert import NotPlainData, PlanTooLarge, plan_to_data
 from plue.sandbox.facade import SandboxViolation
 from plue.sandbox.namespace import PrintCollector, make_globals
@@ -198,16 +198,17 @@ def _call_workflow(namespace: dict[str, Any], ctx: Any, path: str) -> Plan:
 def evaluate(source: bytes, path: str, ctx_data: Any, limits: Limits) -> dict[str, Any]:
     """Compile, run and convert; returns the result message (ok or error)."""
     printer = PrintCollector()
+    reads = Reads()
     try:
         code = compile_workflow(source, path, limits)
         namespace = make_globals(printer)
-        ctx = make_ctx(ctx_data)
+        ctx = make_ctx(ctx_data, reads)
         exec(code, namespace)
         plan = _call_workflow(namespace, ctx, path)
         plan_json = canonical_json(plan_to_data(plan, limits))
         if len(plan_json) > limits.max_plan_bytes:
             raise PlanTooLarge(f"the plan is {len(plan_json)} bytes, over the {limits.max_plan_bytes}-byte limit")
-        return {"ok": True, "plan": _Raw(plan_json), "printed": printer()}
+        return {"ok": True, "plan": _Raw(plan_json), "printed": printer(), "reads": reads.export()}
     except PolicyError as exc:
         error = {"kind": exc.kind, "message": exc.message, "line": exc.line, "col": exc.col}
     except WorkflowProblem as exc:
@@ -219,7 +220,7 @@ def evaluate(source: bytes, path: str, ctx_data: Any, limits: Limits) -> dict[st
         line, col = _position(exc, path)
         error = {"kind": kind, "message": message, "line": line, "col": col}
     error["message"] = bounded(_clean_text(str(error["message"])))
-    return {"ok": False, "error": error, "printed": printer()}
+    return {"ok": False, "error": error, "printed": printer(), "reads": reads.export()}
 
 
 def _serialise(result: dict[str, Any]) -> bytes:

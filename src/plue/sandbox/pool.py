@@ -25,6 +25,7 @@ from typing import Any
 
 import plue
 from plue.children import signal_name
+from plue.sandbox.context import parse_reads
 from plue.sandbox.protocol import ProtocolError, read_frame, write_frames
 from plue.sandbox.results import Evaluation, EvaluationError, EvaluationRequest, Limits, bounded
 
@@ -108,8 +109,9 @@ def _interpret(path: str, outcome: dict[str, Any], output: bytes, limits: Limits
     result = _parse_child_output(output)
     if type(result) is dict:
         printed = str(result.get("printed") or "")
+        reads = parse_reads(result.get("reads"))
         if result.get("ok") is True and type(result.get("plan")) is dict:
-            return Evaluation(path, plan=result["plan"], printed=printed)
+            return Evaluation(path, plan=result["plan"], printed=printed, reads=reads)
         error = result.get("error")
         if type(error) is dict:
             line, col = error.get("line"), error.get("col")
@@ -123,6 +125,7 @@ def _interpret(path: str, outcome: dict[str, Any], output: bytes, limits: Limits
                     col if type(col) is int else None,
                 ),
                 printed=printed,
+                reads=reads,
             )
     if outcome.get("timed_out"):
         return failed("timeout", f"evaluation took longer than {limits.wall_seconds:g} s (an endless loop?)")

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from plue.plan import canonical_json
+from plue.sandbox.context import Observation
 
 # A message is shown to users and stored: keep it short, never a whole source line.
 MAX_MESSAGE_CHARS = 300
@@ -68,6 +69,8 @@ class Evaluation:
     plan: dict[str, Any] | None = None
     error: EvaluationError | None = None
     printed: str = ""  # what the workflow printed (bounded), for debugging
+    # What the evaluation observed of ctx (`plue.sandbox.context`); None when not reported.
+    reads: tuple[Observation, ...] | None = field(default=None, compare=False, repr=False)
 
     @property
     def ok(self) -> bool:

@@ -29,6 +29,7 @@ from plue.sandbox import Evaluator
 from plue.server.config import ServerConfig
 from plue.server.ctx_free import takes_no_ctx
 from plue.server.mirrors import MirrorError, Mirrors
+from plue.server.plan_memo import PlanMemo
 from plue.store.records import DeliveryRecord, NewRun
 
 MAX_REASON_CHARS: Final = 4000
@@ -106,6 +107,7 @@ class Ingestor:
         # cache index: the scan of a tree is kept, as is whether a file's plan ignores the event.
         self._scans: OrderedDict[Path, list[WorkflowEntry]] = OrderedDict()
         self._no_ctx: dict[str, bool] = {}  # content hash -> its workflow() takes no ctx
+        self.plans = PlanMemo()  # plans of workflow(ctx), reused for events that agree on what it read
         self._memo_lock = threading.Lock()
 
     def handle(
@@ -113,9 +115,9 @@ class Ingestor:
     ) -> IngestResult:
         """`note` leads the recorded reason (a redelivery says which delivery it repeats)."""
         received_at = self.clock()
-        earlier = self.store.get_delivery(delivery_id)
-        if earlier is not None:  # a redelivery: no need to fetch or evaluate anything
-            return IngestResult(earlier.outcome, earlier.reason, list(earlier.run_ids), False)
+        # No look-up of the id first: it would cost every delivery a transaction to spare the rare
+        # redelivery a decision, which is cheap once the commit is known. `record_delivery` is what
+        # makes a delivery id queue its runs once: a redelivery gets the first delivery's record.
         action = payload.get("action") if isinstance(payload.get("action"), str) else None
         repository = _repository_name(payload)
         decision, event = self._decide(event_name, repository, payload)
@@ -180,7 +182,7 @@ class Ingestor:
                 if self._takes_no_ctx(registry, entry) and entry.plan is not None:
                     plan, messages = entry.plan, []  # the same for every event: evaluated once, with an empty ctx
                 else:
-                    plan, messages = registry.evaluate_workflow(entry.path, ctx)
+                    plan, messages = self._evaluate(registry, entry, ctx)
                 if plan is None or messages:
                     problems += messages or [f"{entry.path}: the workflow gave no plan for this event"]
                     continue
@@ -199,6 +201,21 @@ class Ingestor:
                 )
         reason = "; ".join(problems) if problems else None
         return _Decision("queued" if runs else "error", reason, runs)
+
+    def _evaluate(
+        self, registry: Registry, entry: WorkflowEntry, ctx: dict[str, Any]
+    ) -> tuple[dict[str, Any] | None, list[str]]:
+        """The workflow's plan for this event: from the memo when an earlier event agrees on everything
+        the evaluation observed of ctx, else evaluated (and remembered)."""
+        digest = entry.content_hash
+        if digest is not None:
+            known = self.plans.get(entry.path, digest, ctx)
+            if known is not None:
+                return known
+        result = registry.evaluate_with_ctx(entry.path, ctx)
+        if result.reads is not None and result.content_hash is not None and result.content_hash == digest:
+            self.plans.put(entry.path, result.content_hash, result.reads, (result.plan, result.messages))
+        return result.plan, result.messages
 
     def _entries(self, tree: Path, registry: Registry) -> list[WorkflowEntry]:
         """The workflows of a commit's tree: scanned once, then from memory while the tree is among the last used."""
