@@ -97,5 +97,11 @@ def serve(app: Any) -> Iterator[RunningServer]:
     try:
         yield RunningServer(f"http://127.0.0.1:{port}", port, server)
     finally:
+        # Waiting runner claims would hold the shutdown up to claim_wait_seconds: end them first.
+        state = getattr(getattr(app, "state", None), "plue", None)
+        if state is not None:
+            from plue.server.queue_signal import queue_signal
+
+            queue_signal(state).close()
         server.should_exit = True
         thread.join(START_TIMEOUT)

@@ -6,7 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from plue.server.config import ConfigError, RepositoryConfig, load_config
+from plue.server.config import (
+    ConfigError,
+    PoolSettings,
+    PoolSpec,
+    RepositoryConfig,
+    RunnerSettings,
+    load_config,
+)
 
 
 def write_config(tmp_path: Path, text: str) -> Path:
@@ -144,3 +151,201 @@ def test_empty_secrets_in_the_environment_are_refused(tmp_path: Path) -> None:
     assert problems_of(None, {"PLUE_WEBHOOK_SECRET": "a,,b"}) == [
         "PLUE_WEBHOOK_SECRET has an empty secret; give secrets separated by commas"
     ]
+
+
+POD_TEMPLATE = """
+apiVersion: v1
+kind: Pod
+metadata:
+  labels: {team: ci}
+spec:
+  containers:
+    - name: runner
+      image: ghcr.io/example/plue:1
+"""
+
+
+def test_runner_and_pool_sections_are_read(tmp_path: Path) -> None:
+    (tmp_path / "k8s").mkdir()
+    (tmp_path / "k8s" / "runner-pod.yaml").write_text(POD_TEMPLATE)
+    (tmp_path / "kubeconfig").write_text("apiVersion: v1\n")
+    path = write_config(
+        tmp_path,
+        """
+[runners]
+heartbeat_seconds = 2
+lost_after_seconds = 12.5
+claim_wait_seconds = 0
+
+[pool]
+backend = "local"
+server_url = "http://plue.internal:8080/"
+interval_seconds = 0.5
+runner_command = ["/opt/plue/bin/plue", "--quiet"]
+
+[[pool.pools]]
+name = "cpu"
+
+[[pool.pools]]
+name = "gpu-a100"
+labels = ["linux", "gpu", "linux"]
+min_idle = 1
+max_runners = 8
+idle_timeout_seconds = 60
+
+[pool.kubernetes]
+namespace = "plue-ci"
+pod_template = "k8s/runner-pod.yaml"
+kubeconfig = "kubeconfig"
+api_url = "http://127.0.0.1:8001"
+runtime_class = "gvisor"
+""",
+    )
+    config = load_config(path, {})
+    assert config.runners == RunnerSettings(heartbeat_seconds=2.0, lost_after_seconds=12.5, claim_wait_seconds=0.0)
+    pool = config.pool
+    assert (pool.backend, pool.server_url, pool.interval_seconds) == ("local", "http://plue.internal:8080", 0.5)
+    assert pool.runner_command == ("/opt/plue/bin/plue", "--quiet")
+    assert pool.pools == (
+        PoolSpec("cpu", (), 0, 4, 300.0),
+        PoolSpec("gpu-a100", ("gpu", "linux"), 1, 8, 60.0),
+    )
+    kube = pool.kubernetes
+    assert kube.namespace == "plue-ci"
+    assert kube.pod_template == {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"labels": {"team": "ci"}},
+        "spec": {"containers": [{"name": "runner", "image": "ghcr.io/example/plue:1"}]},
+    }
+    assert kube.kubeconfig == tmp_path.resolve() / "kubeconfig"
+    assert (kube.in_cluster, kube.api_url, kube.runtime_class) == (False, "http://127.0.0.1:8001", "gvisor")
+
+
+def test_without_runner_and_pool_sections_the_defaults_hold(tmp_path: Path) -> None:
+    config = load_config(write_config(tmp_path, "workers = 1\n"), {})
+    assert config.runners == RunnerSettings()
+    assert config.pool == PoolSettings()
+    assert config.pool.pools == () and config.pool.backend == "local"
+
+
+def test_every_runner_and_pool_problem_is_listed_at_once(tmp_path: Path) -> None:
+    (tmp_path / "broken.yaml").write_text("spec: [unclosed\n")
+    path = write_config(
+        tmp_path,
+        """
+[runners]
+heartbeat_seconds = 10
+lost_after_seconds = 5
+claim_wait_seconds = true
+hearbeat = 1
+
+[pool]
+backend = "docker"
+server_url = "plue.internal:8080"
+interval_seconds = -1
+runner_command = "plue"
+size = 3
+
+[[pool.pools]]
+name = "GPU"
+labels = ["ok", "bad label"]
+
+[[pool.pools]]
+name = "cpu"
+min_idle = 5
+max_runners = 2
+
+[[pool.pools]]
+name = "cpu"
+
+[[pool.pools]]
+labels = ["linux"]
+idle_timeout = 30
+
+[pool.kubernetes]
+namespace = "Not_A_Namespace"
+pod_template = "broken.yaml"
+kubeconfig = "missing-kubeconfig"
+in_cluster = "yes"
+""",
+    )
+    problems = problems_of(path, {})
+    text = "\n".join(problems)
+    where = str(path)
+    for expected in (
+        f"{where}: runners: lost_after_seconds (5) must be longer than heartbeat_seconds (10)",
+        f"{where}: runners: claim_wait_seconds must be a number from 0 to 600, not bool True",
+        f"{where}: runners: unknown setting 'hearbeat' (known: claim_wait_seconds, heartbeat_seconds, "
+        "lost_after_seconds)",
+        f"{where}: pool: backend must be one of local, kubernetes, not 'docker'",
+        f"{where}: pool: server_url must be an http:// or https:// URL, not 'plue.internal:8080'",
+        f"{where}: pool: interval_seconds must be a number from 0.01 to 3600, not int -1",
+        f"{where}: pool: runner_command must be a non-empty list of strings",
+        f"{where}: pool: unknown setting 'size' (known: backend, interval_seconds, kubernetes, pools, "
+        "runner_command, server_url)",
+        f"{where}: pool.pools[1] (GPU): name must be 1 to 40 of a-z, 0-9 and -",
+        f"{where}: pool.pools[1] (GPU): labels: 'bad label' is not a runner label",
+        f"{where}: pool.pools[2] (cpu): min_idle (5) is more than max_runners (2)",
+        f"{where}: pool.pools[4]: name is missing",
+        f"{where}: pool.pools[4]: unknown setting 'idle_timeout' (known: idle_timeout_seconds, labels, "
+        "max_runners, min_idle, name)",
+        f"{where}: pool.kubernetes: namespace must be a Kubernetes namespace name",
+        f"{where}: pool.kubernetes: pod_template {tmp_path.resolve() / 'broken.yaml'} is not valid YAML:",
+        f"{where}: pool.kubernetes: kubeconfig names {tmp_path.resolve() / 'missing-kubeconfig'}, which is not a file",
+        f"{where}: pool.kubernetes: in_cluster must be true or false, not str 'yes'",
+    ):
+        assert expected in text, expected
+    # The third pool reuses a good name only after the second was refused: no duplicate reported for it.
+    assert "used by more than one pool" not in text
+    assert len(problems) == 17
+    assert all("\n" not in problem for problem in problems)
+
+
+def test_pool_names_are_unique(tmp_path: Path) -> None:
+    path = write_config(tmp_path, '[[pool.pools]]\nname = "cpu"\n\n[[pool.pools]]\nname = "cpu"\nmin_idle = 1\n')
+    assert problems_of(path, {}) == [
+        f"{path}: pool: pools name 'cpu' is used by more than one pool; give each pool its own name"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("template", "problem"),
+    [
+        ("- a\n- b\n", "must hold one Pod manifest (a mapping), not list"),
+        ("kind: Deployment\nspec: {}\n", "must be a Pod manifest, not kind str 'Deployment'"),
+        ("kind: Pod\n", "has no spec mapping"),
+        ("kind: Pod\nspec:\n  containers: []\n", "needs spec.containers, a non-empty list"),
+        ("a: 1\n---\nb: 2\n", "is not valid YAML"),
+    ],
+)
+def test_a_pod_template_that_is_not_a_pod_is_refused_at_load(tmp_path: Path, template: str, problem: str) -> None:
+    (tmp_path / "pod.yaml").write_text(template)
+    path = write_config(tmp_path, '[pool.kubernetes]\npod_template = "pod.yaml"\n')
+    [found] = problems_of(path, {})
+    assert found.startswith(f"{path}: pool.kubernetes: pod_template {tmp_path.resolve() / 'pod.yaml'} ")
+    assert problem in found
+
+
+def test_a_missing_pod_template_is_one_problem(tmp_path: Path) -> None:
+    path = write_config(tmp_path, '[pool.kubernetes]\npod_template = "nowhere.yaml"\n')
+    assert problems_of(path, {}) == [
+        f"{path}: pool.kubernetes: pod_template names {tmp_path.resolve() / 'nowhere.yaml'}, which does not exist"
+    ]
+
+
+def test_the_kubernetes_backend_refuses_a_template_that_weakens_runner_pods(tmp_path: Path) -> None:
+    (tmp_path / "pod.yaml").write_text(POD_TEMPLATE + "      securityContext: {privileged: true}\n")
+    text = (
+        '[pool]\nbackend = "kubernetes"\n\n[[pool.pools]]\nname = "k"\n\n[pool.kubernetes]\npod_template = "pod.yaml"\n'
+    )
+    [problem] = problems_of(write_config(tmp_path, text), {})
+    assert "pool.kubernetes: pod_template: runner pods are not privileged" in problem
+    # Without a template at all, the backend cannot make pods.
+    [problem] = problems_of(
+        write_config(tmp_path, '[pool]\nbackend = "kubernetes"\n\n[[pool.pools]]\nname = "k"\n'), {}
+    )
+    assert "needs a pod template" in problem
+    # A good template passes the backend's checks.
+    (tmp_path / "pod.yaml").write_text(POD_TEMPLATE)
+    assert load_config(write_config(tmp_path, text), {}).pool.kubernetes.pod_template is not None

@@ -41,17 +41,12 @@ BODIES = {
     ),
     "getattr_default": "    cmd = str(getattr(ctx.event, 'tag', 'x')) + str(hasattr(ctx.event, 'nope'))\n",
     "payload_part": "    cmd = str(ctx.event.payload.get('ref')) + str(len(ctx.event.payload))\n",
-    "nested": (
-        "    pr = ctx.event.pull_request\n"
-        "    cmd = (pr.base.ref + '<-' + pr.head.ref) if pr else 'none'\n"
-    ),
+    "nested": ("    pr = ctx.event.pull_request\n    cmd = (pr.base.ref + '<-' + pr.head.ref) if pr else 'none'\n"),
     "labels": "    cmd = ' '.join(ctx.event.labels) + '|' + str(ctx.repo.default_branch)\n",
     "equality": "    cmd = str(ctx.event == ctx.event) + str(ctx.repo == ctx.event)\n",
     "item_access": "    cmd = str(ctx['event']['ref']) + str(ctx.repo['name'])\n",
     "changed_files": "    cmd = ' '.join(f for f in ctx.event.changed_files if f.endswith('.py')) or 'none'\n",
-    "branch_then_sha": (
-        "    cmd = 'release ' + ctx.event.sha if ctx.event.branch == 'master' else 'skip'\n"
-    ),
+    "branch_then_sha": ("    cmd = 'release ' + ctx.event.sha if ctx.event.branch == 'master' else 'skip'\n"),
 }
 
 

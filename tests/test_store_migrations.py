@@ -29,6 +29,8 @@ TABLES = {
     "deliveries",
     "schedule_ticks",
     "api_tokens",
+    "runners",
+    "run_attempts",
 }
 # The CHECK constraints of each table (the others have none).
 CHECKS = {
@@ -36,6 +38,8 @@ CHECKS = {
     "steps": {"ck_steps_status"},
     "deliveries": {"ck_deliveries_outcome"},
     "api_tokens": {"ck_api_tokens_scope"},
+    "runners": {"ck_runners_status"},
+    "run_attempts": {"ck_run_attempts_status"},
 }
 
 

@@ -239,7 +239,8 @@ def test_top_level_must_be_an_object() -> None:
 
 def test_empty_object_names_every_missing_key() -> None:
     assert messages({}) == [
-        "'version', 'name', 'description', 'env', 'timeout', 'concurrency', 'runs_on', 'max_attempts', 'triggers' and 'steps' are required"
+        "'version', 'name', 'description', 'env', 'timeout', 'concurrency', 'runs_on', 'max_attempts',"
+        " 'triggers' and 'steps' are required"
     ]
 
 

@@ -6,12 +6,15 @@ variables), so ``plue token create`` writes to the database ``plue server`` read
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 
 import click
 
@@ -74,6 +77,8 @@ def server(config_path: Path | None, host: str | None, port: int | None) -> None
     from plue.server.app import create_app
 
     config = read_config(config_path)
+    # The address given on the command line is the config's too: the warm pool's runners dial it.
+    config = dataclasses.replace(config, host=host or config.host, port=config.port if port is None else port)
     if not config.webhook_secrets:
         click.echo("plue: warning: no webhook secret (PLUE_WEBHOOK_SECRET): every webhook will be refused", err=True)
     try:
@@ -83,8 +88,20 @@ def server(config_path: Path | None, host: str | None, port: int | None) -> None
     except StoreError as exc:
         raise click.ClickException(str(exc)) from None
     log_to_stderr()
-    # uvicorn handles SIGINT/SIGTERM itself: it stops accepting, then runs the lifespan shutdown.
-    uvicorn.run(app, host=host or config.host, port=config.port if port is None else port, log_level="info")
+    # uvicorn handles SIGINT/SIGTERM itself: it stops accepting, waits for open requests, then runs the
+    # lifespan shutdown. Runner claims wait up to `claim_wait_seconds`: end them first, or the stop waits too.
+    server = uvicorn.Server(uvicorn.Config(app, host=config.host, port=config.port, log_level="info"))
+    handle_exit = server.handle_exit
+
+    def end_claims_then_exit(sig: int, frame: FrameType | None) -> None:
+        from plue.server.queue_signal import queue_signal
+
+        # Looked up now (the service replaces the signal at start); closed from a thread: not in a handler.
+        threading.Thread(target=queue_signal(app.state.plue).close, daemon=True).start()
+        handle_exit(sig, frame)
+
+    server.handle_exit = end_claims_then_exit  # type: ignore[method-assign]
+    server.run()
 
 
 def log_to_stderr() -> None:
@@ -106,7 +123,13 @@ def token() -> None:
 
 @token.command("create")
 @click.argument("name")
-@click.option("--scope", type=click.Choice(TOKEN_SCOPES), default="read", show_default=True, help="What it may do.")
+@click.option(
+    "--scope",
+    type=click.Choice(TOKEN_SCOPES),
+    default="read",
+    show_default=True,
+    help="What it may do: read < write < admin, or runner (only what a plue runner agent does).",
+)
 @CONFIG_OPTION
 def create_token(name: str, scope: str, config_path: Path | None) -> None:
     """Make a token NAME; it is printed once and only its hash is kept."""

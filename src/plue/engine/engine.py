@@ -102,6 +102,7 @@ class Engine:
         base_env: Mapping[str, str] | None = None,
         retry_delay_scale: float = 1.0,
         output_dir: Path | None = None,
+        attempt_base: Mapping[str, int] | None = None,
     ) -> None:
         """Check the plan (`plue.validation.PlanInvalid`) and the arguments (`ValueError`); start nothing.
 
@@ -113,6 +114,10 @@ class Engine:
         default a temporary directory removed when the run ends. Each attempt's
         ``$PLUE_OUTPUT`` is a path that does not exist yet: the step creates it
         by writing (``>>`` or ``open(..., "a")``).
+        `attempt_base`: step id -> the highest attempt number an earlier attempt
+        of the run stored; that step's attempts are numbered from base + 1 (in
+        events, logs, ``$PLUE_ATTEMPT``) so they do not collide with the stored
+        ones. Retries and backoffs still count from this engine's first attempt.
         """
         self._plan = check_plan(dict(plan))
         self._nodes = build_nodes(self._plan["steps"])
@@ -125,6 +130,9 @@ class Engine:
         bad_names = sorted(name for name in secrets or {} if not ENV_NAME_RE.match(name))
         if bad_names:
             raise ValueError(f"secret names must be environment variable names: {', '.join(map(repr, bad_names))}")
+        bad_bases = sorted(step_id for step_id, base in (attempt_base or {}).items() if base < 0)
+        if bad_bases:
+            raise ValueError(f"attempt_base must not be negative: {', '.join(bad_bases)}")
         if max_parallel is not None and max_parallel < 1:
             raise ValueError("max_parallel must be at least 1")
         if not workspace.is_dir():
@@ -140,6 +148,7 @@ class Engine:
         self._base_env = dict(inherited_env() if base_env is None else base_env)
         self._retry_delay_scale = retry_delay_scale
         self._output_dir = output_dir
+        self._attempt_base = dict(attempt_base or {})
         self._plan_env: dict[str, str] = dict(self._plan["env"])
 
         self._emitter = Emitter(sink, self._masker, self.cancel)
@@ -339,7 +348,7 @@ class Engine:
             self._emitter.emit(
                 StepFinished(
                     node.id,
-                    attempt,
+                    attempt + self._attempt_base.get(node.id, 0),
                     StepStatus.FAILED,
                     time.time(),
                     time.time(),
@@ -352,6 +361,8 @@ class Engine:
         self, node: StepNode, attempt: int, cancelled: threading.Event, deadline: float | None, output_dir: Path
     ) -> _AttemptDone:
         step = node.step
+        local_attempt = attempt  # retries and backoff count from this engine's first attempt
+        attempt += self._attempt_base.get(node.id, 0)  # the number reported and stored
         started_at = time.time()
         self._emitter.emit(StepStarted(node.id, attempt, started_at))
         log = self._emitter.attempt_log(node.id, attempt)
@@ -385,12 +396,13 @@ class Engine:
         outputs = {self._masker(key): self._masker(value) for key, value in parsed.outputs.items()}
         extra = self._masker.mask_data(result.extra)
         error = self._masker(result.error)[:MAX_ERROR_CHARS] if result.error else None
-        retry_delay = self._retry_delay(node, attempt, result.status)
+        retry_delay = self._retry_delay(node, local_attempt, result.status)
         if retry_delay is not None:
+            last = attempt - local_attempt + step["retries"] + 1
             log(
                 Stream.SYSTEM,
                 f"attempt {attempt} {result.status.value.replace('_', ' ')}; retrying in {retry_delay:.1f}s"
-                f" (attempt {attempt + 1} of {step['retries'] + 1})",
+                f" (attempt {attempt + 1} of {last})",
             )
         self._emitter.emit(
             StepFinished(

@@ -1,8 +1,11 @@
 """Executing stored runs: the engine wired to the store (floor 5).
 
 Modules: ``local`` (a run executed in this process: `StoreSink`, `RunExecution`,
-`execute_run`). The CLI's local mode and the server's workers both use it; remote
-runner agents and pools come later.
+`execute_run`; the CLI's local mode and the server's workers), ``wire`` (engine events
+as JSON), ``client`` (the runner agent's HTTP client), ``remote_sink`` (events to the
+server in numbered batches), ``workspace`` (a fresh workspace per attempt), ``agent``
+(`plue runner`), ``backends`` / ``pool`` / ``kubernetes`` (the warm pool: local
+processes or Kubernetes pods).
 """
 
 from plue.runners.local import (

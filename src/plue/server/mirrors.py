@@ -12,7 +12,8 @@ fetch wait for each other instead of fetching twice. A tree is a `git clone --sh
 of the mirror at that commit (objects are borrowed, not copied), so `git ls-files`
 inside it lists exactly the commit's files even when the data directory itself lies
 in another git work tree. It is built in a temporary directory and renamed into place:
-a tree that exists is complete. Git never runs through a shell, always with a timeout,
+a tree that exists is complete. `archive` writes a commit's files as a gzipped tarball
+(what runner agents download). Git never runs through a shell, always with a timeout,
 and never prompts for credentials; every failure is a `MirrorError` of one sentence.
 """
 
@@ -144,6 +145,19 @@ class Mirror:
         self.ensure_commit(sha)
         destination.parent.mkdir(parents=True, exist_ok=True)
         self._clone_at(sha, destination)
+        return destination
+
+    def archive(self, sha: str, destination: Path) -> Path:
+        """A gzipped tarball of the files of commit `sha` written to `destination` (paths relative to the
+        repository's root, no leading directory): what a runner agent unpacks into its workspace."""
+        check_sha(sha)
+        self.ensure_commit(sha)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        self._git(
+            ["archive", "--format=tar.gz", "-o", str(destination), sha],
+            LOCAL_TIMEOUT_SECONDS,
+            f"cannot archive {sha[:12]} of {self.name}",
+        )
         return destination
 
     def _clone_at(self, sha: str, destination: Path) -> None:

@@ -11,44 +11,74 @@ epoch seconds. Modules: `database` (URLs, engines, pragmas), `models` (tables),
 (process ownership), `records`, `values` (text the databases accept), `store`;
 for the server: `queue` (enqueue, claim), `deliveries` (webhook dedupe), `schedules`
 (each cron tick once), `tokens` (API tokens) and `notify` (run change notifications:
-PostgreSQL LISTEN/NOTIFY, in-process on SQLite).
+PostgreSQL LISTEN/NOTIFY, in-process on SQLite); for runner agents: `runners`
+(registration, heartbeats, the reaper) and `attempts` (claims, fenced event batches).
 """
 
+from plue.store.attempts import BatchRefused, RunnerDraining, RunnerGone
 from plue.store.database import URL_ENV
 from plue.store.errors import StoreError, StoreUnavailable
 from plue.store.logs import LogLineTuple
-from plue.store.models import DELIVERY_OUTCOMES, RUN_STATUSES, STEP_STATUSES, TOKEN_SCOPES
+from plue.store.models import (
+    ATTEMPT_STATUSES,
+    DELIVERY_OUTCOMES,
+    RUN_STATUSES,
+    RUNNER_STATUSES,
+    STEP_STATUSES,
+    TOKEN_SCOPES,
+)
 from plue.store.records import (
+    AttemptRecord,
+    BatchAnswer,
+    Claim,
     DeliveryRecord,
+    HeartbeatAnswer,
     LlmUsageRecord,
     LogRecord,
+    LostAttempt,
     NewRun,
+    ReusedStep,
+    RunnerRecord,
     RunRecord,
     StepRecord,
     TokenRecord,
 )
-from plue.store.recovery import INTERRUPTED_ERROR, process_owner
+from plue.store.recovery import INTERRUPTED_ERROR, RUNNER_OWNER_PREFIX, process_owner, runner_owner
 from plue.store.store import Store
 from plue.store.writer import LogWriter
 
 __all__ = [
+    "ATTEMPT_STATUSES",
     "DELIVERY_OUTCOMES",
     "INTERRUPTED_ERROR",
+    "RUNNER_OWNER_PREFIX",
+    "RUNNER_STATUSES",
     "RUN_STATUSES",
     "STEP_STATUSES",
     "TOKEN_SCOPES",
     "URL_ENV",
+    "AttemptRecord",
+    "BatchAnswer",
+    "BatchRefused",
+    "Claim",
     "DeliveryRecord",
+    "HeartbeatAnswer",
     "LlmUsageRecord",
     "LogLineTuple",
     "LogRecord",
     "LogWriter",
+    "LostAttempt",
     "NewRun",
+    "ReusedStep",
     "RunRecord",
+    "RunnerDraining",
+    "RunnerGone",
+    "RunnerRecord",
     "StepRecord",
     "Store",
     "StoreError",
     "StoreUnavailable",
     "TokenRecord",
     "process_owner",
+    "runner_owner",
 ]

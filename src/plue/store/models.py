@@ -29,7 +29,11 @@ from sqlalchemy.dialects.postgresql import JSONB
 RUN_STATUSES = ("queued", "running", "success", "failed", "cancelled", "interrupted")
 STEP_STATUSES = ("pending", "running", "success", "failed", "skipped", "cancelled", "timed_out")
 DELIVERY_OUTCOMES = ("queued", "ignored", "error")
-TOKEN_SCOPES = ("read", "write", "admin")  # each allows what the ones before it allow
+# read < write < admin are levels (each allows what the ones before it allow); runner is apart: a
+# `plue runner` agent's token, accepted only by the runner routes.
+TOKEN_SCOPES = ("read", "write", "admin", "runner")
+RUNNER_STATUSES = ("idle", "busy", "draining", "lost", "offline")
+ATTEMPT_STATUSES = ("running", "success", "failed", "cancelled", "lost", "aborted")
 
 # Explicit constraint names: the same on both databases, and stable for later migrations.
 NAMING_CONVENTION = {
@@ -95,6 +99,10 @@ runs = Table(
     Column("queued_at", Double),
     # Runs of one group run one at a time (the plan's `concurrency`); None: no group.
     Column("concurrency_group", Text),
+    # The labels a runner needs (sorted; None: any runner, the built-in workers included).
+    Column("runs_on", Json),
+    # How many attempts a run gets when its runner is lost (the plan's `max_attempts`).
+    Column("max_attempts", Integer, nullable=False, server_default="2"),
     CheckConstraint(_in("status", RUN_STATUSES), name="status"),
     # list_runs: newest first, optionally by status, workflow or repository; recovery: running runs;
     # claim_run: the oldest queued run.
@@ -212,4 +220,47 @@ api_tokens = Table(
     CheckConstraint(_in("scope", TOKEN_SCOPES), name="scope"),
     UniqueConstraint("name"),
     UniqueConstraint("token_hash"),
+)
+
+runners = Table(
+    "runners",
+    metadata,
+    Column("id", Text, primary_key=True),  # uuid4 hex, given at registration
+    Column("name", Text, nullable=False),
+    Column("labels", Json, nullable=False),  # sorted list
+    Column("version", Text, nullable=False),
+    Column("host", Json, nullable=False),  # hostname, os, arch, python, cpus
+    Column("capacity", Integer, nullable=False),  # runs at once
+    Column("status", String(16), nullable=False),
+    Column("drain", Boolean, nullable=False),  # finish what it runs, take nothing new
+    Column("pool", Text),  # the warm pool that made it, if any
+    Column("token_name", Text),  # the API token it registered with
+    Column("registered_at", Double, nullable=False),
+    Column("last_heartbeat", Double, nullable=False),
+    Column("last_claim_at", Double),
+    Column("idle_since", Double),  # None while it runs something
+    CheckConstraint(_in("status", RUNNER_STATUSES), name="status"),
+    # The reaper: live runners by heartbeat; list_runners without the gone ones.
+    Index(None, "status"),
+)
+
+run_attempts = Table(
+    "run_attempts",
+    metadata,
+    # The fencing token: every report of a runner names it; only the run's current attempt is heard.
+    Column("id", Integer, primary_key=True),
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("number", Integer, nullable=False),  # 1, 2, ... per run
+    Column("runner_id", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("claimed_at", Double, nullable=False),
+    Column("ended_at", Double),
+    Column("acked_seq", Integer, nullable=False),  # the last event batch stored (0: none yet)
+    Column("error", Text),
+    CheckConstraint(_in("status", ATTEMPT_STATUSES), name="status"),
+    UniqueConstraint("run_id", "number"),
+    # A runner's running attempts (heartbeats, capacity, the reaper).
+    Index(None, "runner_id", "status"),
+    # Never hand out a deleted attempt's id again: it is a fencing token.
+    sqlite_autoincrement=True,
 )

@@ -14,15 +14,33 @@ with `cancel_in_progress` requests the cancel of its running one. On PostgreSQL,
 transactions overlap, a transaction-scoped advisory lock per group makes "is the group
 busy?" and "take it" one step: enqueuers of a group wait for each other, and a claimer
 that cannot take the lock at once passes the group over rather than wait.
+
+Runner labels (the plan's `runs_on`): a run that needs labels is claimed only by a runner agent
+that has them all (`attempts.claim_for_runner`, through `take_next`); the built-in workers
+(`claim`) take only runs that need none. Any claimer finishes a queued run whose cancel was
+requested, whatever labels it needs.
 """
 
 from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Final
 
-from sqlalchemy import ColumnElement, Connection, exists, func, or_, select, text, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    and_,
+    exists,
+    func,
+    literal_column,
+    or_,
+    select,
+    text,
+    true,
+    update,
+)
 
 from plue.store import runs as run_queries
 from plue.store.models import runs, steps
@@ -32,6 +50,7 @@ from plue.store.values import clean_optional, clean_text
 
 CANCELLED_WHILE_QUEUED = "the run was cancelled before it started"
 SUPERSEDED = "superseded by run {run_id}"  # why a group's queued run was cancelled by a newer one
+MAX_SCAN: Final = 500  # queued runs a claimer filtering in Python looks at, at most, per claim
 
 
 def enqueue(
@@ -62,6 +81,8 @@ def enqueue(
         branch=run.branch,
         delivery_id=delivery_id,
         concurrency_group=group,
+        runs_on=run.runs_on,
+        max_attempts=run.max_attempts,
     )
     if group is not None:
         _supersede(connection, group, run_id)
@@ -109,46 +130,86 @@ def _claimable() -> ColumnElement[bool]:
     )
 
 
+def needs_no_labels() -> ColumnElement[bool]:
+    """A run any executor may take, the server's built-in workers included: it needs no runner labels."""
+    return or_(runs.c.runs_on.is_(None), runs.c.runs_on == literal_column("'[]'"))
+
+
 def any_queued(connection: Connection) -> bool:
-    """Whether a run waits that could be claimed now: a read, so idle claimers need not take SQLite's
-    write lock."""
-    return bool(connection.execute(select(exists().where(runs.c.status == "queued", _claimable()))).scalar())
+    """Whether a run waits that the built-in workers could claim now: a read, so idle claimers need not take
+    SQLite's write lock."""
+    waiting = exists().where(runs.c.status == "queued", _claimable(), _for_claimer([needs_no_labels()]))
+    return bool(connection.execute(select(waiting)).scalar())
 
 
 def claim(connection: Connection, owner: str, at: float) -> RunRecord | None:
-    """The oldest claimable queued run, now `running` and owned by `owner`; None if none is queued.
+    """The oldest claimable queued run that needs no runner labels, now `running` and owned by `owner`;
+    None if none is queued.
 
     Queued runs whose cancel was requested on the way are finished `cancelled` instead; runs whose
     concurrency group has a running run are passed over.
     """
-    passed: list[int] = []  # runs whose group another claimer took while we looked
-    while True:
+    run_id = take_next(connection, owner, at, [needs_no_labels()])
+    return None if run_id is None else run_queries.get_run(connection, run_id)
+
+
+RowFilter = Callable[[Any], bool]  # given a row of id, runs_on, cancel_requested, concurrency_group
+
+
+def _for_claimer(conditions: Sequence[ColumnElement[bool]]) -> ColumnElement[bool]:
+    # Any claimer finishes a queued run whose cancel was requested, even one it could not run: a run
+    # waiting for labels no runner has must still end when cancelled.
+    return or_(runs.c.cancel_requested.is_(True), and_(true(), *conditions))
+
+
+def take_next(
+    connection: Connection,
+    owner: str,
+    at: float,
+    conditions: Sequence[ColumnElement[bool]] = (),
+    accept: RowFilter | None = None,
+    *,
+    scan: int = 1,
+) -> int | None:
+    """Claim the oldest claimable queued run that meets `conditions` (SQL) and `accept` (Python, given the
+    row's id, runs_on, cancel_requested and concurrency_group): now `running`, owned by `owner`; its id, or None.
+
+    `scan` > 1 reads candidates that many at a time, for filters SQL cannot express (SQLite); then at most
+    `MAX_SCAN` queued runs are looked at. Cancels requested while queued are applied on the way.
+    """
+    passed: list[int] = []  # runs not for this claimer, or whose group another claimer took while we looked
+    while len(passed) < MAX_SCAN:
         query = (
-            select(runs.c.id, runs.c.cancel_requested, runs.c.concurrency_group)
-            .where(runs.c.status == "queued", _claimable())
+            select(runs.c.id, runs.c.runs_on, runs.c.cancel_requested, runs.c.concurrency_group)
+            .where(runs.c.status == "queued", _claimable(), _for_claimer(conditions))
             .order_by(runs.c.id)
-            .limit(1)
+            .limit(scan)
             .with_for_update(skip_locked=True)
         )
         if passed:
             query = query.where(runs.c.id.not_in(passed))
-        row = connection.execute(query).first()
-        if row is None:
+        rows = connection.execute(query).all()
+        if not rows:
             return None
-        if row.cancel_requested:
-            _cancel_queued(connection, row.id, at, CANCELLED_WHILE_QUEUED)
-            continue
-        if row.concurrency_group is not None and not _take_group(connection, row.concurrency_group):
-            passed.append(row.id)
-            continue
-        # The row is locked (PostgreSQL) or the database is (SQLite): the status is still `queued`.
-        connection.execute(
-            update(runs)
-            .where(runs.c.id == row.id, runs.c.status == "queued")
-            .values(status="running", owner=owner, started_at=at)
-        )
-        run_changed(connection, row.id)
-        return run_queries.get_run(connection, row.id)
+        for row in rows:
+            if row.cancel_requested:
+                _cancel_queued(connection, row.id, at, CANCELLED_WHILE_QUEUED)
+                continue
+            if accept is not None and not accept(row):
+                passed.append(row.id)
+                continue
+            if row.concurrency_group is not None and not _take_group(connection, row.concurrency_group):
+                passed.append(row.id)
+                continue
+            # The row is locked (PostgreSQL) or the database is (SQLite): the status is still `queued`.
+            connection.execute(
+                update(runs)
+                .where(runs.c.id == row.id, runs.c.status == "queued")
+                .values(status="running", owner=owner, started_at=func.coalesce(runs.c.started_at, at))
+            )
+            run_changed(connection, row.id)
+            return int(row.id)
+    return None
 
 
 def _take_group(connection: Connection, group: str) -> bool:

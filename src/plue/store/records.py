@@ -10,6 +10,9 @@ from typing import Any
 
 from plue.plan.canonical import content_hash
 
+DEFAULT_MAX_ATTEMPTS = 2  # a run whose runner is lost is started once more
+MAX_ATTEMPTS = 10
+
 
 @dataclass(frozen=True)
 class StepRecord:
@@ -71,6 +74,8 @@ class RunRecord:
     delivery_id: str | None = None  # the webhook delivery that queued it
     queued_at: float | None = None
     concurrency_group: str | None = None  # runs of one group run one at a time (the plan's `concurrency`)
+    runs_on: tuple[str, ...] = ()  # the labels a runner needs (empty: any runner or built-in worker)
+    max_attempts: int = 2  # attempts in all when runners executing it are lost
 
     def to_json(self) -> dict[str, Any]:
         """The run for `--json` output: the event by name only (payloads can be large), steps' latest attempts."""
@@ -177,6 +182,10 @@ class NewRun:
     # `cancel_in_progress`, its running run). Use `from_plan` to take them from the plan.
     concurrency_group: str | None = None
     cancel_in_progress: bool = False
+    # The labels a runner needs (sorted; empty: any runner, the server's built-in workers included), and how
+    # many attempts the run gets when its runner is lost. Use `from_plan` to take them from the plan.
+    runs_on: tuple[str, ...] = ()
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
 
     @classmethod
     def from_plan(
@@ -192,7 +201,8 @@ class NewRun:
         ref: str | None = None,
         branch: str | None = None,
     ) -> NewRun:
-        """A run of `plan` (a valid plan's data): its name, content hash and concurrency group come from it."""
+        """A run of `plan` (a valid plan's data): its name, content hash, concurrency group, the runner
+        labels it needs and its max attempts come from it."""
         group, cancel_in_progress = concurrency_of(plan)
         return cls(
             workflow_path=workflow_path,
@@ -208,7 +218,31 @@ class NewRun:
             branch=branch,
             concurrency_group=group,
             cancel_in_progress=cancel_in_progress,
+            runs_on=runs_on_of(plan),
+            max_attempts=max_attempts_of(plan),
         )
+
+
+def runs_on_of(plan: dict[str, Any]) -> tuple[str, ...]:
+    """The labels a run of `plan` needs: the plan's `runs_on` and every step's, sorted (plans from before: none)."""
+    labels = set(_labels(plan.get("runs_on")))
+    steps = plan.get("steps")
+    for step in steps if isinstance(steps, list) else ():
+        if isinstance(step, dict):
+            labels.update(_labels(step.get("runs_on")))
+    return tuple(sorted(labels))
+
+
+def _labels(value: object) -> list[str]:
+    return [label for label in value if isinstance(label, str)] if isinstance(value, list) else []
+
+
+def max_attempts_of(plan: dict[str, Any]) -> int:
+    """The plan's `max_attempts` (1..MAX_ATTEMPTS); the default for plans from before."""
+    value = plan.get("max_attempts", DEFAULT_MAX_ATTEMPTS)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ATTEMPTS:
+        return DEFAULT_MAX_ATTEMPTS
+    return value
 
 
 def concurrency_of(plan: dict[str, Any]) -> tuple[str | None, bool]:
@@ -254,7 +288,7 @@ class TokenRecord:
 
     id: int
     name: str
-    scope: str  # read | write | admin
+    scope: str  # read | write | admin | runner
     created_at: float
     last_used_at: float | None
     revoked: bool
@@ -268,3 +302,126 @@ class TokenRecord:
             "last_used_at": self.last_used_at,
             "revoked": self.revoked,
         }
+
+
+# --- runners ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunnerRecord:
+    """A registered `plue runner` agent."""
+
+    id: str
+    name: str
+    labels: tuple[str, ...]
+    version: str
+    host: dict[str, Any]  # hostname, os, arch, python, cpus (as the runner reported them)
+    capacity: int  # runs at once
+    status: str  # idle | busy | draining | lost | offline
+    drain: bool  # asked to finish what it runs and take nothing new
+    pool: str | None  # the warm pool that made it, if any
+    registered_at: float
+    last_heartbeat: float
+    current_runs: tuple[int, ...]  # the runs it executes now
+    idle_since: float | None  # None while it runs something
+    token_name: str | None = None
+    last_claim_at: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "labels": list(self.labels),
+            "version": self.version,
+            "host": self.host,
+            "capacity": self.capacity,
+            "status": self.status,
+            "drain": self.drain,
+            "pool": self.pool,
+            "registered_at": self.registered_at,
+            "last_heartbeat": self.last_heartbeat,
+            "last_claim_at": self.last_claim_at,
+            "idle_since": self.idle_since,
+            "current_runs": list(self.current_runs),
+        }
+
+
+@dataclass(frozen=True)
+class AttemptRecord:
+    """One execution of a run by one runner; `id` is the fencing token its reports carry."""
+
+    id: int
+    run_id: int
+    number: int  # 1, 2, ... per run
+    runner_id: str
+    runner_name: str | None  # None if the runner's record is gone
+    status: str  # running | success | failed | cancelled | lost | aborted
+    claimed_at: float
+    ended_at: float | None
+    acked_seq: int  # the last event batch stored
+    error: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "run_id": self.run_id,
+            "number": self.number,
+            "runner_id": self.runner_id,
+            "runner_name": self.runner_name,
+            "status": self.status,
+            "claimed_at": self.claimed_at,
+            "ended_at": self.ended_at,
+            "acked_seq": self.acked_seq,
+            "error": self.error,
+        }
+
+
+@dataclass(frozen=True)
+class ReusedStep:
+    """A step that succeeded in an earlier attempt (or run): taken over, not run again."""
+
+    outputs: dict[str, str]
+    exit_code: int | None
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A run a runner claimed: what it needs to execute it as attempt `attempt` (fenced by `attempt_id`)."""
+
+    run: RunRecord
+    attempt_id: int
+    attempt: int
+    attempt_base: dict[str, int]  # step id -> the highest step attempt stored: number this one's after it
+    reuse: dict[str, ReusedStep]  # steps that succeeded before, with their upstream steps
+
+
+@dataclass(frozen=True)
+class HeartbeatAnswer:
+    """What a heartbeat tells the runner."""
+
+    status: str  # the runner's status; lost or offline: abort everything and register again
+    cancel: list[int]  # its attempts whose run should be cancelled
+    abort: list[int]  # attempts it reported that are not its running ones: drop them, report nothing more
+    drain: bool  # finish what it runs, take nothing new, then exit
+
+
+@dataclass(frozen=True)
+class BatchAnswer:
+    """The answer to a batch of events: resend from `acked + 1`, unless `fenced` (stop: the attempt is over)."""
+
+    acked: int
+    fenced: bool = False
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class LostAttempt:
+    """An attempt ended `lost` (its runner fell silent, left, or forgot it); what became of its run."""
+
+    attempt_id: int
+    run_id: int
+    number: int
+    runner_id: str
+    runner_name: str
+    requeued: bool  # queued again for another attempt; else the run was finished (failed or cancelled)
+    reason: str

@@ -7,8 +7,9 @@ server's workers) adds ``/worker-N``: the suffix names the thread, the process
 decides whether it lives. A run owned by this host whose process is gone is
 `interrupted`: its running steps become `cancelled` with the same error as the run,
 pending steps stay pending (they never ran; a rerun runs them), and every committed
-log line stays. Runs owned by other hosts are left alone: only their host can tell
-(the server will use heartbeats instead).
+log line stays. Runs owned by other hosts are left alone: only their host can tell.
+Runs owned by a `plue runner` agent (``runner:<runner id>``) are never judged here:
+the server's reaper declares a silent runner lost and retries its run (`runners`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,12 @@ from plue.store.notify import run_changed
 INTERRUPTED_ERROR = "interrupted: the process executing it died"
 UNKNOWN_START = "?"  # no /proc (not Linux): only the pid is checked
 WORKER_SEPARATOR = "/"  # host names, pids and start times hold no "/"
+RUNNER_OWNER_PREFIX = "runner:"  # + the runner's id: a run executed by a registered runner agent
+
+
+def runner_owner(runner_id: str) -> str:
+    """The owner of a run claimed by runner `runner_id`."""
+    return RUNNER_OWNER_PREFIX + runner_id
 
 
 @cache
@@ -73,9 +80,13 @@ def owner_alive(owner: str) -> bool | None:
 
 
 def find_dead_runs(connection: Connection) -> list[tuple[int, str]]:
-    """(run id, owner) of the running runs owned by dead processes of this host."""
+    """(run id, owner) of the running runs owned by dead processes of this host (never runner agents' runs)."""
     rows = connection.execute(select(runs.c.id, runs.c.owner).where(runs.c.status == "running")).all()
-    return [(run_id, owner) for run_id, owner in rows if owner is not None and owner_alive(owner) is False]
+    return [
+        (run_id, owner)
+        for run_id, owner in rows
+        if owner is not None and not owner.startswith(RUNNER_OWNER_PREFIX) and owner_alive(owner) is False
+    ]
 
 
 def mark_interrupted(connection: Connection, run_id: int, owner: str, at: float | None = None) -> bool:

@@ -74,7 +74,10 @@ def create_run(
     branch: str | None = None,
     delivery_id: str | None = None,
     concurrency_group: str | None = None,
+    runs_on: Sequence[str] = (),
+    max_attempts: int | None = None,
 ) -> int:
+    """A queued run; `runs_on`: the labels a runner needs (stored NULL when none: any runner or worker)."""
     workflow = connection.execute(
         select(workflows.c.path, workflows.c.name).where(workflows.c.id == workflow_id)
     ).first()
@@ -110,6 +113,8 @@ def create_run(
             delivery_id=clean_optional(delivery_id),
             queued_at=now,
             concurrency_group=clean_optional(concurrency_group),
+            runs_on=sorted({clean_text(label) for label in runs_on}) or None,
+            **({} if max_attempts is None else {"max_attempts": max_attempts}),
         )
         .returning(runs.c.id)
     )
@@ -296,6 +301,8 @@ def _run_record(row: Row[Any], attempts: list[StepRecord]) -> RunRecord:
         delivery_id=row.delivery_id,
         queued_at=row.queued_at,
         concurrency_group=row.concurrency_group,
+        runs_on=tuple(row.runs_on or ()),
+        max_attempts=row.max_attempts,
     )
 
 

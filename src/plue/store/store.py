@@ -17,11 +17,37 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from plue.store import deliveries, logs, migrate, notify, queue, recovery, runs, schedules, tokens, usage
+from plue.store import (
+    attempts,
+    deliveries,
+    logs,
+    migrate,
+    notify,
+    queue,
+    recovery,
+    runners,
+    runs,
+    schedules,
+    tokens,
+    usage,
+)
 from plue.store.database import WRITE_OPTION, make_engine, resolve_url, write_lock
 from plue.store.errors import StoreError, StoreUnavailable
 from plue.store.logs import LogLineTuple
-from plue.store.records import DeliveryRecord, LlmUsageRecord, LogRecord, NewRun, RunRecord, TokenRecord
+from plue.store.records import (
+    AttemptRecord,
+    BatchAnswer,
+    Claim,
+    DeliveryRecord,
+    HeartbeatAnswer,
+    LlmUsageRecord,
+    LogRecord,
+    LostAttempt,
+    NewRun,
+    RunnerRecord,
+    RunRecord,
+    TokenRecord,
+)
 from plue.store.values import clean_json, clean_optional
 
 
@@ -413,6 +439,103 @@ class Store:
         with self._write() as connection:
             return tokens.revoke_token(connection, name)
 
+    # --- runner agents ------------------------------------------------------------------------
+
+    def register_runner(
+        self,
+        name: str,
+        labels: Sequence[str],
+        version: str,
+        host: Mapping[str, Any],
+        capacity: int,
+        *,
+        pool: str | None = None,
+        token_name: str | None = None,
+        at: float | None = None,
+    ) -> RunnerRecord:
+        """A new runner (a fresh id), idle. ValueError for a bad name, label, version, capacity or host."""
+        with self._write() as connection:
+            return runners.register(
+                connection,
+                name=name,
+                labels=labels,
+                version=version,
+                host=host,
+                capacity=capacity,
+                pool=pool,
+                token_name=token_name,
+                at=_now(at),
+            )
+
+    def runner_heartbeat(
+        self, runner_id: str, attempt_ids: Sequence[int], at: float | None = None, *, orphan_after: float | None = None
+    ) -> HeartbeatAnswer:
+        """The runner is alive and holds `attempt_ids`: what it must cancel (a cancel was requested) and abort
+        (attempts it holds that are not its running ones). Status `lost`/`offline`: abort everything and
+        register again. With `orphan_after`, its running attempts it does not hold, claimed more than that
+        many seconds ago, are lost (and their runs queued again). RunnerGone if it is unknown."""
+        with self._write() as connection:
+            answer, _ = runners.heartbeat(connection, runner_id, attempt_ids, _now(at), orphan_after)
+            return answer
+
+    def claim_for_runner(self, runner_id: str, at: float | None = None) -> Claim | None:
+        """Claim the oldest queued run the runner has the labels for, as a new attempt of it; None when none
+        waits or the runner runs `capacity` attempts already. RunnerGone (unknown, lost or offline: register
+        again), RunnerDraining (take nothing new)."""
+        with self._read() as connection:
+            if not attempts.may_claim(connection, runner_id):
+                return None
+        with self._write() as connection:
+            return attempts.claim_for_runner(connection, runner_id, _now(at))
+
+    def apply_attempt_batch(
+        self, attempt_id: int, seq: int, events: Sequence[Mapping[str, Any]], at: float | None = None
+    ) -> BatchAnswer:
+        """Store batch `seq` of an attempt's events (wire-format dicts, see `plue.runners.wire`) once, in
+        order, in one transaction; fenced if the attempt is no longer its run's current one. BatchRefused
+        (nothing stored) when an event cannot be applied."""
+        with self._write() as connection:
+            return attempts.apply_attempt_batch(connection, self._log_inserter, attempt_id, seq, events, _now(at))
+
+    def reap_lost_runners(self, lost_after: float, at: float | None = None) -> list[LostAttempt]:
+        """Declare lost the runners silent for more than `lost_after` seconds; their attempts are lost and
+        their runs queued again (up to the plan's `max_attempts`) or finished. Idempotent."""
+        with self._write() as connection:
+            return runners.reap(connection, lost_after, _now(at))
+
+    def list_runners(self, include_gone: bool = False) -> list[RunnerRecord]:
+        """Runners by registration time; lost and offline ones only with `include_gone`."""
+        with self._read() as connection:
+            return runners.list_runners(connection, include_gone)
+
+    def get_runner(self, runner_id: str) -> RunnerRecord | None:
+        with self._read() as connection:
+            return runners.get(connection, runner_id)
+
+    def drain_runner(self, runner_id: str) -> bool:
+        """Ask the runner to finish what it runs and take nothing new; False if it is unknown, lost or offline."""
+        with self._write() as connection:
+            return runners.drain(connection, runner_id, time.time())
+
+    def deregister_runner(self, runner_id: str, at: float | None = None) -> list[LostAttempt]:
+        """The runner left (`offline`); attempts it still had are lost now (their runs queued again)."""
+        with self._write() as connection:
+            return runners.deregister(connection, runner_id, _now(at))
+
+    def queue_demand(self) -> dict[tuple[str, ...], int]:
+        """Queued runs per set of runner labels they need (() for any runner): what a pool should offer."""
+        with self._read() as connection:
+            return runners.queue_demand(connection)
+
+    def attempts(self, run_id: int) -> list[AttemptRecord]:
+        """The run's executions by runners, oldest first."""
+        with self._read() as connection:
+            return attempts.attempts(connection, run_id)
+
+    def get_attempt(self, attempt_id: int) -> AttemptRecord | None:
+        with self._read() as connection:
+            return attempts.get_attempt(connection, attempt_id)
+
     # --- recovery --------------------------------------------------------------------------
 
     def recover_interrupted(self) -> list[int]:
@@ -445,6 +568,10 @@ class Store:
         """Call `watcher()` after each change of the run, as `wait_for_change` would wake, from another
         thread (keep it quick: hand over to your own loop); returns the function that stops it."""
         return self._changes.follow().watch(run_id, watcher)
+
+
+def _now(at: float | None) -> float:
+    return time.time() if at is None else at
 
 
 def _check_limit(limit: int) -> None:

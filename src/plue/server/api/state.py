@@ -46,6 +46,10 @@ def wake_workers(state: ServerState) -> None:
     """A run was queued: idle workers of this process claim it now rather than at their next poll."""
     if state.service is not None:
         state.service.wake()
+    else:  # no background service (tests, benchmarks): runner claims still wake at once
+        from plue.server.queue_signal import queue_signal
+
+        queue_signal(state).notify()
 
 
 def get_store(request: Request) -> Store:
