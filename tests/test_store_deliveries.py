@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import text
 from test_store_support import PLAN, db_url, run_python, start_all, store
 
-from plue.store import NewRun, Store, StoreError
+from plue.store import NewDelivery, NewRun, Store, StoreError
 
 __all__ = ["db_url", "store"]  # fixtures
 
@@ -155,3 +155,104 @@ def test_four_processes_record_one_delivery_once(db_url: str) -> None:
         assert {run.delivery_id for run in runs} == {"raced"}
         with opened._engine.connect() as connection:
             assert connection.execute(text("SELECT count(*) FROM workflows")).scalar() == 3
+
+
+def item(delivery_id: str, runs: list[NewRun], **kwargs: Any) -> NewDelivery:
+    values: dict[str, Any] = {
+        "delivery_id": delivery_id,
+        "event": "push",
+        "action": None,
+        "repository": "octo/hello",
+        "payload": PAYLOAD,
+        "outcome": "queued" if runs else "ignored",
+        "reason": None if runs else "no workflow matches",
+        "runs": tuple(runs),
+        "received_at": 1000.0,
+    }
+    return NewDelivery(**{**values, **kwargs})
+
+
+def _comparable(run: Any) -> dict[str, Any]:
+    data = run.to_json()
+    for varying in ("id", "created_at", "queued_at", "delivery_id", "workflow_id"):
+        data.pop(varying, None)
+    return data
+
+
+def test_a_batch_records_each_delivery_as_one_by_one_would(store: Store) -> None:
+    record(store, "seen", [new_run("CI")])
+    single, _ = record(store, "single", [new_run("CI"), new_run("Lint", runs_on=("gpu",), max_attempts=3)])
+    grouped = new_run("Deploy", concurrency_group="deploy", plan={**PLAN, "name": "Deploy"})
+    batch = [
+        item("b-1", [new_run("CI"), new_run("Lint", runs_on=("gpu",), max_attempts=3)]),
+        item("seen", [new_run("CI")]),  # recorded before: nothing queued again
+        item("b-2", []),
+        item("b-1", [new_run("Other")]),  # twice in one batch: the first one counts
+        item("b-3", [grouped]),
+        item("b-4", [grouped]),  # same group: supersedes b-3's run, as one by one
+    ]
+    results = store.record_deliveries(batch)
+    assert [(record.delivery_id, created) for record, created in results] == [
+        ("b-1", True),
+        ("seen", False),
+        ("b-2", True),
+        ("b-1", False),
+        ("b-3", True),
+        ("b-4", True),
+    ]
+    assert results[3][0] == results[0][0]  # the duplicate is told the first one's runs
+    assert results[1][0] == store.get_delivery("seen")
+    for record_, created in results:
+        if created:
+            assert store.get_delivery(record_.delivery_id) == record_  # what is returned is what is stored
+    batch_runs = [store.get_run(run_id) for run_id in results[0][0].run_ids]
+    single_runs = [store.get_run(run_id) for run_id in single.run_ids]
+    assert [_comparable(run) for run in batch_runs] == [_comparable(run) for run in single_runs]
+    assert [run.runs_on for run in batch_runs if run] == [(), ("gpu",)]
+    b3_run, b4_run = (store.get_run(results[4][0].run_ids[0]), store.get_run(results[5][0].run_ids[0]))
+    assert b3_run is not None and b3_run.status == "cancelled" and b4_run is not None and b4_run.status == "queued"
+    assert [step.status for step in batch_runs[0].steps] == ["pending"] * len(PLAN["steps"])  # type: ignore[union-attr]
+    assert store.record_deliveries([]) == []
+
+
+def test_a_batch_that_cannot_be_stored_leaves_nothing(store: Store) -> None:
+    broken = new_run("Broken", plan={"name": "Broken", "steps": [{"no": "id"}]})
+    with pytest.raises(StoreError, match="string 'id'"):
+        store.record_deliveries([item("ok", [new_run("CI")]), item("bad", [broken])])
+    assert store.get_delivery("ok") is None and store.list_runs() == []
+    with pytest.raises(ValueError, match="queued, ignored, error"):
+        store.record_deliveries([item("x", [], outcome="maybe")])
+
+
+BATCH_RECORDER = """
+import sys
+from plue.store import NewDelivery, NewRun, Store
+
+plan = {"name": "CI", "steps": [{"id": "test"}]}
+run = NewRun(workflow_path="ci.plue.py", workflow_name="CI", content_hash="3" * 64, plan=plan,
+             event_name="push", event={"after": "c" * 40}, inputs={}, repository="octo/hello", sha="c" * 40)
+ids = [f"d-{index}" for index in range(40)]
+if sys.argv[2] == "1":
+    ids.reverse()
+with Store.open(url=sys.argv[1]) as store:
+    print("ready", flush=True)
+    sys.stdin.readline()
+    for start in range(0, 40, 8):
+        batch = [NewDelivery(key, "push", None, "octo/hello", None, "queued", None, (run,), 1.0)
+                 for key in ids[start:start + 8]]
+        store.record_deliveries(batch)
+    print("done", flush=True)
+"""
+
+
+def test_processes_recording_overlapping_batches_queue_each_delivery_once(db_url: str) -> None:
+    with Store.open(url=db_url):
+        pass
+    # Four processes, two going through the ids forwards and two backwards, in batches of 8.
+    outputs = start_all([run_python(BATCH_RECORDER, db_url, str(index % 2)) for index in range(4)])
+    assert outputs == ["done"] * 4
+    with Store.open(url=db_url) as opened:
+        deliveries = opened.list_deliveries(limit=100)
+        runs = opened.list_runs(limit=200)
+        assert len(deliveries) == 40 and len(runs) == 40
+        assert sorted(run.id for run in runs) == sorted(run_id for d in deliveries for run_id in d.run_ids)

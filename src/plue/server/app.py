@@ -26,6 +26,7 @@ from plue.server.api import models
 from plue.server.api.routes import api_router
 from plue.server.api.state import ServerState, server_state
 from plue.server.config import ServerConfig
+from plue.server.delivery_batcher import DeliveryBatcher
 from plue.server.ingest import Ingestor
 from plue.server.mirrors import Mirrors
 from plue.store import Store, StoreError
@@ -39,7 +40,8 @@ def create_app(config: ServerConfig, *, store: Store | None = None, start_backgr
         store = Store.open(url=config.store_url)
     mirrors = Mirrors.from_config(config)
     state = ServerState(config=config, store=store, mirrors=mirrors)
-    state.ingestor = Ingestor(config, store, mirrors, default_evaluator())
+    deliveries = DeliveryBatcher(store)  # group commit of webhook deliveries
+    state.ingestor = Ingestor(config, deliveries, mirrors, default_evaluator())
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -51,6 +53,7 @@ def create_app(config: ServerConfig, *, store: Store | None = None, start_backgr
             try:
                 if state.service is not None:
                     await anyio.to_thread.run_sync(service.stop, state)
+                await anyio.to_thread.run_sync(deliveries.close)
             finally:
                 if owns_store:
                     state.store.close()

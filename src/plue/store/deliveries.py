@@ -4,19 +4,25 @@ The delivery row is inserted first, `ON CONFLICT DO NOTHING`: a second process w
 same id finds the row (on PostgreSQL its insert waits for the first transaction, then
 conflicts once that commits) before it has queued anything, and reads the first one's
 record instead. Each function runs inside the caller's transaction.
+
+`record_deliveries` does the same for a batch in a handful of statements whatever its
+size (the server's group commit: deliveries that arrive while a transaction commits go
+together in the next one). Rows are inserted in delivery-id order, so two processes
+recording overlapping batches take the rows' locks in one order and cannot deadlock.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, select, update
+from sqlalchemy import Connection, Row, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from plue.store import queue
+from plue.store import runs as run_queries
 from plue.store.models import DELIVERY_OUTCOMES, deliveries
-from plue.store.records import DeliveryRecord, NewRun
+from plue.store.records import DeliveryRecord, NewDelivery, NewRun
 from plue.store.values import clean_json, clean_optional, clean_text
 
 
@@ -77,6 +83,127 @@ def record_delivery(
         payload=values["payload"],
     )
     return created, True
+
+
+def record_deliveries(
+    connection: Connection, items: Sequence[NewDelivery], workflow_ids: Mapping[tuple[str, str], int]
+) -> tuple[list[tuple[DeliveryRecord, bool]], dict[tuple[str, str], int]]:
+    """Record every delivery with its runs, as `record_delivery` would one by one, in one transaction.
+
+    `workflow_ids`: known ids of workflow versions ((path, content hash) -> id), committed earlier.
+    Returns, in the order of `items`, (record, True) for each delivery recorded now (its first
+    occurrence in `items`) and (the earlier record, False) for the others; and the workflow ids learnt,
+    to be remembered once the transaction has committed.
+    """
+    values_by_id: dict[str, dict[str, Any]] = {}
+    first_item: dict[str, NewDelivery] = {}
+    for item in items:
+        if item.outcome not in DELIVERY_OUTCOMES:
+            raise ValueError(f"a delivery's outcome is one of {', '.join(DELIVERY_OUTCOMES)}, not {item.outcome!r}")
+        values = _values(item)
+        if values["delivery_id"] not in values_by_id:
+            values_by_id[values["delivery_id"]] = values
+            first_item[values["delivery_id"]] = item
+    if not values_by_id:
+        return [], {}
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    ordered = [values_by_id[key] for key in sorted(values_by_id)]
+    inserted: dict[str, int] = {
+        str(row.delivery_id): int(row.id)
+        for row in connection.execute(
+            dialect.insert(deliveries)
+            .values(ordered)
+            .on_conflict_do_nothing(index_elements=["delivery_id"])
+            .returning(deliveries.c.delivery_id, deliveries.c.id)
+        )
+    }
+    new_runs = [(key, run) for key in sorted(inserted) for run in first_item[key].runs]
+    queue.lock_groups(connection, [run.concurrency_group for _, run in new_runs])  # all at once: no deadlock
+    learnt: dict[tuple[str, str], int] = {}
+    run_ids: dict[str, list[int]] = {key: [] for key in inserted}
+    plain: list[tuple[str, dict[str, Any]]] = []
+    for key, run in new_runs:
+        if run.concurrency_group is not None:  # supersedes, may cancel: one at a time, as ever
+            run_ids[key].append(queue.enqueue(connection, run, delivery_id=key))
+            continue
+        version = (clean_text(run.workflow_path), run.content_hash)
+        workflow_id = workflow_ids.get(version) or learnt.get(version)
+        if workflow_id is None:
+            workflow_id = learnt[version] = run_queries.upsert_workflow(
+                connection, run.workflow_path, run.workflow_name, run.content_hash, run.plan
+            )
+        row = run_queries.queued_run_row(
+            workflow_id=workflow_id,
+            workflow_path=run.workflow_path,
+            workflow_name=run.workflow_name,
+            plan=run.plan,
+            event_name=run.event_name,
+            event=run.event,
+            inputs=run.inputs,
+            repository=run.repository,
+            sha=run.sha,
+            ref=run.ref,
+            branch=run.branch,
+            delivery_id=key,
+            runs_on=run.runs_on,
+            max_attempts=run.max_attempts,
+        )
+        plain.append((key, row))
+    for (key, _), run_id in zip(
+        plain, run_queries.insert_queued_runs(connection, [row for _, row in plain]), strict=True
+    ):
+        run_ids[key].append(run_id)
+    with_runs = [{"b_id": inserted[key], "b_run_ids": ids} for key, ids in run_ids.items() if ids]
+    if with_runs:
+        connection.execute(
+            update(deliveries).where(deliveries.c.id == bindparam("b_id")).values(run_ids=bindparam("b_run_ids")),
+            with_runs,
+        )
+    earlier: dict[str, DeliveryRecord] = {}
+    conflicted = [key for key in values_by_id if key not in inserted]
+    if conflicted:
+        rows = connection.execute(select(deliveries).where(deliveries.c.delivery_id.in_(conflicted)))
+        earlier = {row.delivery_id: _record(row) for row in rows}
+    made = {key: _built(inserted[key], values_by_id[key], tuple(run_ids[key])) for key in inserted}
+    results: list[tuple[DeliveryRecord, bool]] = []
+    for item in items:
+        key = clean_text(item.delivery_id)
+        if key in made and first_item[key] is item:
+            results.append((made[key], True))
+        else:
+            record = made.get(key) or earlier.get(key)
+            assert record is not None  # it conflicted, and rows are never deleted
+            results.append((record, False))
+    return results, learnt
+
+
+def _values(item: NewDelivery) -> dict[str, Any]:
+    return {
+        "delivery_id": clean_text(item.delivery_id),
+        "event": clean_text(item.event),
+        "action": clean_optional(item.action),
+        "repository": clean_optional(item.repository),
+        "received_at": item.received_at,
+        "outcome": item.outcome,
+        "reason": clean_optional(item.reason),
+        "run_ids": [],
+        "payload": clean_json(item.payload),
+    }
+
+
+def _built(row_id: int, values: Mapping[str, Any], run_ids: tuple[int, ...]) -> DeliveryRecord:
+    return DeliveryRecord(
+        id=row_id,
+        delivery_id=values["delivery_id"],
+        event=values["event"],
+        action=values["action"],
+        repository=values["repository"],
+        received_at=values["received_at"],
+        outcome=values["outcome"],
+        reason=values["reason"],
+        run_ids=run_ids,
+        payload=values["payload"],
+    )
 
 
 def get_delivery(connection: Connection, delivery_id: str) -> DeliveryRecord | None:

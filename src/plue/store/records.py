@@ -254,6 +254,21 @@ def concurrency_of(plan: dict[str, Any]) -> tuple[str | None, bool]:
 
 
 @dataclass(frozen=True)
+class NewDelivery:
+    """A webhook delivery to record, with the runs it queues (`Store.record_deliveries`)."""
+
+    delivery_id: str
+    event: str
+    action: str | None
+    repository: str | None
+    payload: dict[str, Any] | None
+    outcome: str  # queued | ignored | error
+    reason: str | None
+    runs: tuple[NewRun, ...]
+    received_at: float
+
+
+@dataclass(frozen=True)
 class DeliveryRecord:
     """A webhook delivery and what came of it."""
 

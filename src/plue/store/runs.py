@@ -18,7 +18,7 @@ from plue.plan.canonical import with_added_keys
 from plue.store.errors import StoreError
 from plue.store.models import RUN_STATUSES, STEP_STATUSES, runs, steps, workflows
 from plue.store.notify import run_changed
-from plue.store.records import RunRecord, StepRecord
+from plue.store.records import DEFAULT_MAX_ATTEMPTS, RunRecord, StepRecord
 from plue.store.values import clean_json, clean_optional, clean_text
 
 FINISHED_RUN_STATUSES = ("success", "failed", "cancelled", "interrupted")
@@ -89,45 +89,95 @@ def create_run(
         if parent_attempt is None:
             raise StoreError(f"no run {parent_run_id} to rerun")
         attempt = parent_attempt + 1
-    step_ids = _plan_step_ids(plan)
-    now = time.time()
-    result = connection.execute(
-        insert(runs)
-        .values(
-            workflow_id=workflow_id,
-            workflow_path=workflow.path,
-            workflow_name=workflow.name,
-            plan=clean_json(plan),
-            event_name=clean_optional(event_name),
-            event=clean_json(event),
-            inputs=clean_json(inputs),
-            status="queued",
-            attempt=attempt,
-            parent_run_id=parent_run_id,
-            created_at=now,
-            cancel_requested=False,
-            repository=clean_optional(repository),
-            sha=clean_optional(sha),
-            ref=clean_optional(ref),
-            branch=clean_optional(branch),
-            delivery_id=clean_optional(delivery_id),
-            queued_at=now,
-            concurrency_group=clean_optional(concurrency_group),
-            runs_on=sorted({clean_text(label) for label in runs_on}) or None,
-            **({} if max_attempts is None else {"max_attempts": max_attempts}),
-        )
-        .returning(runs.c.id)
+    row = queued_run_row(
+        workflow_id=workflow_id,
+        workflow_path=workflow.path,
+        workflow_name=workflow.name,
+        plan=plan,
+        event_name=event_name,
+        event=event,
+        inputs=inputs,
+        attempt=attempt,
+        parent_run_id=parent_run_id,
+        repository=repository,
+        sha=sha,
+        ref=ref,
+        branch=branch,
+        delivery_id=delivery_id,
+        concurrency_group=concurrency_group,
+        runs_on=runs_on,
+        max_attempts=max_attempts,
     )
-    run_id = int(result.scalar_one())
-    if step_ids:
-        connection.execute(
-            insert(steps),
-            [
-                {**_new_step(run_id, step_id, position, 1), "status": "pending"}
-                for position, step_id in enumerate(step_ids)
-            ],
-        )
+    [run_id] = insert_queued_runs(connection, [row])
     return run_id
+
+
+def queued_run_row(
+    *,
+    workflow_id: int,
+    workflow_path: str,
+    workflow_name: str,
+    plan: dict[str, Any],
+    event_name: str | None,
+    event: dict[str, Any] | None,
+    inputs: dict[str, Any],
+    attempt: int = 1,
+    parent_run_id: int | None = None,
+    repository: str | None = None,
+    sha: str | None = None,
+    ref: str | None = None,
+    branch: str | None = None,
+    delivery_id: str | None = None,
+    concurrency_group: str | None = None,
+    runs_on: Sequence[str] = (),
+    max_attempts: int | None = None,
+) -> dict[str, Any]:
+    """The values of a new `queued` run's row (checked: the plan's steps must have ids)."""
+    _plan_step_ids(plan)
+    now = time.time()
+    return {
+        "workflow_id": workflow_id,
+        "workflow_path": workflow_path,
+        "workflow_name": workflow_name,
+        "plan": clean_json(plan),
+        "event_name": clean_optional(event_name),
+        "event": clean_json(event),
+        "inputs": clean_json(inputs),
+        "status": "queued",
+        "attempt": attempt,
+        "parent_run_id": parent_run_id,
+        "created_at": now,
+        "cancel_requested": False,
+        "repository": clean_optional(repository),
+        "sha": clean_optional(sha),
+        "ref": clean_optional(ref),
+        "branch": clean_optional(branch),
+        "delivery_id": clean_optional(delivery_id),
+        "queued_at": now,
+        "concurrency_group": clean_optional(concurrency_group),
+        "runs_on": sorted({clean_text(label) for label in runs_on}) or None,
+        "max_attempts": DEFAULT_MAX_ATTEMPTS if max_attempts is None else max_attempts,
+    }
+
+
+def insert_queued_runs(connection: Connection, rows: Sequence[dict[str, Any]]) -> list[int]:
+    """Insert runs made by `queued_run_row` and their pending steps, in two statements whatever their
+    number; their ids, in the order of `rows`."""
+    if not rows:
+        return []
+    statement = insert(runs).returning(runs.c.id, sort_by_parameter_order=True)
+    if len(rows) == 1:
+        run_ids = [int(connection.execute(statement.values(rows[0])).scalar_one())]
+    else:
+        run_ids = [int(run_id) for run_id in connection.execute(statement, list(rows)).scalars()]
+    pending = [
+        {**_new_step(run_id, step_id, position, 1), "status": "pending"}
+        for run_id, row in zip(run_ids, rows, strict=True)
+        for position, step_id in enumerate(_plan_step_ids(row["plan"]))
+    ]
+    if pending:
+        connection.execute(insert(steps), pending)
+    return run_ids
 
 
 def _plan_step_ids(plan: Mapping[str, Any]) -> list[str]:

@@ -43,6 +43,7 @@ from plue.store.records import (
     LlmUsageRecord,
     LogRecord,
     LostAttempt,
+    NewDelivery,
     NewRun,
     RunnerRecord,
     RunRecord,
@@ -63,6 +64,9 @@ class Store:
         self._write_lock = nullcontext() if write_lock is None else write_lock
         self._log_inserter = logs.LogInserter(engine.dialect.name)
         self._changes = notify.ChangeFeed(engine)
+        # Committed workflow versions ((path, content hash) -> id): rows never deleted, so a batch of
+        # deliveries need not upsert a version it already stored.
+        self._workflow_ids: dict[tuple[str, str], int] = {}
 
     @classmethod
     def open(cls, repo: Path | None = None, url: str | None = None) -> Store:
@@ -379,6 +383,15 @@ class Store:
                 runs=runs,
                 received_at=received_at,
             )
+
+    def record_deliveries(self, items: Sequence[NewDelivery]) -> list[tuple[DeliveryRecord, bool]]:
+        """`record_delivery` for several deliveries in one transaction (a group commit), in a few
+        statements whatever their number: per item, (its record, True) if recorded now, else
+        (the earlier record, False). If anything fails, nothing of the batch is stored."""
+        with self._write() as connection:
+            results, learnt = deliveries.record_deliveries(connection, items, self._workflow_ids)
+        self._workflow_ids.update(learnt)  # committed now: safe to skip their upsert from here on
+        return results
 
     def get_delivery(self, delivery_id: str) -> DeliveryRecord | None:
         with self._read() as connection:
