@@ -159,6 +159,19 @@ def test_a_push_to_the_default_branch_rebuilds_the_index(store: Store, tmp_path:
     assert sched.schedules() == []
 
 
+def test_a_push_of_the_indexed_commit_changes_nothing(store: Store, tmp_path: Path, upstream: Upstream) -> None:
+    first = upstream.push({"every.plue.py": EVERY_FIVE})
+    sched = scheduler(store, tmp_path, upstream)
+    sched.run_once(T0)
+    sched.invalidate(upstream.name, "main", first)  # e.g. a redelivery, or a second workflow's delivery
+    assert upstream.name not in sched._invalid
+    second = upstream.push({"every.plue.py": NO_SCHEDULE})
+    sched.invalidate(upstream.name, "main", second)
+    assert upstream.name in sched._invalid
+    sched.run_once(T0 + 1)
+    assert sched.schedules() == []
+
+
 def test_the_head_is_checked_again_after_check_seconds(store: Store, tmp_path: Path, upstream: Upstream) -> None:
     upstream.push({"every.plue.py": NO_SCHEDULE})
     sched = scheduler(store, tmp_path, upstream)

@@ -79,7 +79,7 @@ class Ingestor:
     """Turns deliveries into runs; thread-safe (call `handle` from any number of threads).
 
     `on_queued(run_ids)` is called after runs were queued (to wake the workers);
-    `on_push(repository, branch)` after each push delivery to a branch (the scheduler
+    `on_push(repository, branch, sha)` after each push delivery to a branch (the scheduler
     rebuilds its index when the default branch moves).
     """
 
@@ -91,7 +91,7 @@ class Ingestor:
         evaluator: Evaluator | None = None,
         *,
         on_queued: Callable[[list[int]], None] | None = None,
-        on_push: Callable[[str, str], None] | None = None,
+        on_push: Callable[[str, str, str | None], None] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.config = config
@@ -135,7 +135,7 @@ class Ingestor:
         if created and record.run_ids and self.on_queued is not None:
             self.on_queued(list(record.run_ids))
         if created and event is not None and event.name == "push" and event.branch and self.on_push is not None:
-            self.on_push(record.repository or "", event.branch)
+            self.on_push(record.repository or "", event.branch, event.sha)
         return IngestResult(record.outcome, record.reason, list(record.run_ids), created)
 
     # --- deciding ----------------------------------------------------------------------
@@ -171,7 +171,7 @@ class Ingestor:
     def _runs_for(self, event: Event, repository: str, sha: str, tree: Path) -> _Decision:
         runs: list[NewRun] = []
         problems: list[str] = []
-        with Registry(tree, self.evaluator, self.cache_dir) as registry:
+        with _Lazy(tree, self.evaluator, self.cache_dir) as registry:
             matched = [entry for entry in self._entries(tree, registry) if _triggered(entry, event)]
             if not matched:
                 return _Decision("ignored", f"no workflow at {sha[:12]} is triggered by this {event.name} event", [])
@@ -203,7 +203,7 @@ class Ingestor:
         return _Decision("queued" if runs else "error", reason, runs)
 
     def _evaluate(
-        self, registry: Registry, entry: WorkflowEntry, ctx: dict[str, Any]
+        self, registry: _Lazy, entry: WorkflowEntry, ctx: dict[str, Any]
     ) -> tuple[dict[str, Any] | None, list[str]]:
         """The workflow's plan for this event: from the memo when an earlier event agrees on everything
         the evaluation observed of ctx, else evaluated (and remembered)."""
@@ -212,19 +212,19 @@ class Ingestor:
             known = self.plans.get(entry.path, digest, ctx)
             if known is not None:
                 return known
-        result = registry.evaluate_with_ctx(entry.path, ctx)
+        result = registry.get().evaluate_with_ctx(entry.path, ctx)
         if result.reads is not None and result.content_hash is not None and result.content_hash == digest:
             self.plans.put(entry.path, result.content_hash, result.reads, (result.plan, result.messages))
         return result.plan, result.messages
 
-    def _entries(self, tree: Path, registry: Registry) -> list[WorkflowEntry]:
+    def _entries(self, tree: Path, registry: _Lazy) -> list[WorkflowEntry]:
         """The workflows of a commit's tree: scanned once, then from memory while the tree is among the last used."""
         with self._memo_lock:
             entries = self._scans.get(tree)
             if entries is not None:
                 self._scans.move_to_end(tree)
                 return entries
-        entries = registry.scan()
+        entries = registry.get().scan()
         # A broken file may have failed for a passing reason (a crashed evaluator): scanned again next time.
         if all(entry.ok for entry in entries):
             with self._memo_lock:
@@ -233,7 +233,7 @@ class Ingestor:
                     self._scans.popitem(last=False)
         return entries
 
-    def _takes_no_ctx(self, registry: Registry, entry: WorkflowEntry) -> bool:
+    def _takes_no_ctx(self, lazy: _Lazy, entry: WorkflowEntry) -> bool:
         digest = entry.content_hash
         if digest is None:
             return False
@@ -242,6 +242,7 @@ class Ingestor:
         if known is not None:
             return known
         try:
+            registry = lazy.get()
             source = read(locate(str(registry.root), entry.path), registry.limits.max_source_bytes)
         except SourceError:
             return False
@@ -251,6 +252,27 @@ class Ingestor:
                 self._no_ctx.clear()
             self._no_ctx[digest] = answer
         return answer
+
+
+class _Lazy:
+    """The registry of a commit's tree, made only if a delivery needs it: one whose scan and plans are
+    remembered needs none, and making one costs path resolution and the cache's set-up."""
+
+    def __init__(self, tree: Path, evaluator: Evaluator | None, cache_dir: Path) -> None:
+        self._arguments = (tree, evaluator, cache_dir)
+        self._registry: Registry | None = None
+
+    def get(self) -> Registry:
+        if self._registry is None:
+            self._registry = Registry(*self._arguments)
+        return self._registry
+
+    def __enter__(self) -> _Lazy:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._registry is not None:
+            self._registry.close()
 
 
 def _triggered(entry: WorkflowEntry, event: Event) -> bool:

@@ -103,12 +103,16 @@ class Scheduler:
 
     # --- control ----------------------------------------------------------------------
 
-    def invalidate(self, repository: str, branch: str | None = None) -> None:
+    def invalidate(self, repository: str, branch: str | None = None, sha: str | None = None) -> None:
         """The repository's default branch may have moved: rebuild its index at the next `run_once`.
 
-        `branch` (the pushed branch, as `Ingestor.on_push` gives it): other branches change nothing."""
+        `branch` and `sha` (the pushed branch and commit, as `Ingestor.on_push` gives them): other
+        branches change nothing, nor does a push of the commit the index was built from."""
         repo = self.config.repositories.get(repository)
         if repo is None or (branch is not None and branch != repo.default_branch):
+            return
+        index = self._indexes.get(repository)
+        if sha is not None and index is not None and index.sha == sha:
             return
         with self._lock:
             self._invalid.add(repository)
