@@ -68,7 +68,7 @@ class Harness:
             self.store,
             Mirrors.from_config(self.config),
             on_queued=self.queued.append,
-            on_push=lambda repository, branch: self.pushes.append((repository, branch)),
+            on_push=lambda repository, branch, _sha: self.pushes.append((repository, branch)),
         )
 
     def handle(self, event: str, delivery: str, payload: dict[str, Any]) -> IngestResult:
