@@ -5,12 +5,15 @@ heartbeat is older than that is `lost`, its running attempts too, and their runs
 new attempt (or finished, after the plan's `max_attempts`); see `plue.store.attempts`. Each lost attempt
 is logged; when runs went back to the queue, `on_requeued()` wakes the claimers waiting in this process.
 Several servers on one database may all reap: the store hands each silent runner to one of them.
+A server that starts waits `lost_after_seconds` before its first pass: runners could not report while
+it was down, and must get the time to reach it before they are judged.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Final
 
@@ -53,7 +56,12 @@ class Reaper:
 
     def _loop(self) -> None:
         interval = max(MIN_INTERVAL_SECONDS, self.settings.heartbeat_seconds)
+        # No runner could report while no server ran: give them lost_after_seconds from this start before
+        # declaring any lost, or a restart after a long outage would retry (and fence) every run in flight.
+        quiet_until = time.monotonic() + self.settings.lost_after_seconds
         while not self._stopping.wait(interval):
+            if time.monotonic() < quiet_until:
+                continue
             try:
                 self.reap()
             except StoreError as exc:
