@@ -473,7 +473,7 @@ def test_a_partitioned_runner_is_replaced_and_after_the_heal_aborts_its_run(tmp_
 
 # --- 4. scale: two servers on one PostgreSQL, eight runners -----------------------------------------------
 
-SCALE_RUNS = 300
+SCALE_RUNS = 1000
 SCALE_RUNNERS = 8
 
 

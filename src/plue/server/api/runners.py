@@ -22,14 +22,17 @@ for sequence numbers and fencing.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import pathlib
+import time
 import uuid
 from typing import Annotated, Any, Final
 
 import anyio
 from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query, Request, Response
 from fastapi.responses import FileResponse, JSONResponse
-from starlette.background import BackgroundTask
 
 from plue.runners import wire
 from plue.server.api import runner_models as models
@@ -53,7 +56,9 @@ CLAIM_POLL_SECONDS: Final = 0.5  # how soon a waiting claim notices runs queued 
 MAX_BATCH_EVENTS: Final = 5_000
 MAX_BATCH_BYTES: Final = 8 * 1024 * 1024
 MAX_ID: Final = 2**31 - 1  # ids are 32-bit in the database
-ARCHIVES_DIR: Final = "archives"  # under the data dir: source tarballs on their way to a runner
+ARCHIVES_DIR: Final = "archives"  # under the data dir: source tarballs of commits, for runners
+ARCHIVES_KEPT: Final = 32  # per repository
+ARCHIVE_MIN_AGE_SECONDS: Final = 600.0
 
 RunnerToken = Annotated[TokenRecord, Depends(require_runner())]
 AttemptId = Annotated[int, Path(ge=1, le=MAX_ID, description="the attempt's id: the claim's attempt_id")]
@@ -213,18 +218,31 @@ def source(attempt_id: AttemptId, state: StateDep, token: RunnerToken) -> FileRe
     mirror = state.mirrors.get(run.repository) if state.mirrors is not None else None
     if mirror is None:
         raise not_found(f"repository {run.repository} is not configured on this server")
-    path = state.config.data_dir / ARCHIVES_DIR / f"{attempt_id}-{uuid.uuid4().hex}.tar.gz"
+    directory = state.config.data_dir / ARCHIVES_DIR / hashlib.sha256(run.repository.encode()).hexdigest()[:16]
+    path = directory / f"{run.sha}.tar.gz"
+    if not path.is_file():  # a commit's files never change: made once, then served to every attempt at it
+        temp = directory / f".{run.sha}-{uuid.uuid4().hex}.tmp"
+        try:
+            mirror.archive(run.sha, temp)
+            os.replace(temp, path)  # whole or absent, for concurrent claims of the same commit
+        except MirrorError as exc:
+            raise HTTPException(503, str(exc)) from None
+        finally:
+            temp.unlink(missing_ok=True)
+        _prune_archives(directory)
+    return FileResponse(path, media_type="application/gzip", filename=f"{run.sha}.tar.gz")
+
+
+def _prune_archives(directory: pathlib.Path) -> None:
+    """Keep the newest `ARCHIVES_KEPT` tarballs; older ones go once no download can still be starting."""
+    now = time.time()
     try:
-        mirror.archive(run.sha, path)
-    except MirrorError as exc:
-        path.unlink(missing_ok=True)
-        raise HTTPException(503, str(exc)) from None
-    return FileResponse(
-        path,
-        media_type="application/gzip",
-        filename=f"{run.sha}.tar.gz",
-        background=BackgroundTask(path.unlink, missing_ok=True),
-    )
+        found = sorted(directory.glob("*.tar.gz"), key=lambda item: item.stat().st_mtime, reverse=True)
+        for old in found[ARCHIVES_KEPT:]:
+            if now - old.stat().st_mtime > ARCHIVE_MIN_AGE_SECONDS:
+                old.unlink(missing_ok=True)
+    except OSError:
+        pass  # another claim pruned at the same time: nothing is lost by keeping a file
 
 
 @router.post(
