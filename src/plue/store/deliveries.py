@@ -111,10 +111,11 @@ def record_deliveries(
     inserted: dict[str, int] = {
         str(row.delivery_id): int(row.id)
         for row in connection.execute(
+            # One statement for any number (executemany: compiled once, sent as multi-row VALUES).
             dialect.insert(deliveries)
-            .values(ordered)
             .on_conflict_do_nothing(index_elements=["delivery_id"])
-            .returning(deliveries.c.delivery_id, deliveries.c.id)
+            .returning(deliveries.c.delivery_id, deliveries.c.id),
+            ordered,
         )
     }
     new_runs = [(key, run) for key in sorted(inserted) for run in first_item[key].runs]
