@@ -349,3 +349,39 @@ def test_the_kubernetes_backend_refuses_a_template_that_weakens_runner_pods(tmp_
     # A good template passes the backend's checks.
     (tmp_path / "pod.yaml").write_text(POD_TEMPLATE)
     assert load_config(write_config(tmp_path, text), {}).pool.kubernetes.pod_template is not None
+
+
+def test_a_secret_can_be_limited_to_some_repositories(tmp_path: Path) -> None:
+    path = write_config(
+        tmp_path,
+        """
+[repositories."octo/app"]
+url = "https://example.com/octo/app.git"
+[repositories."octo/docs"]
+url = "https://example.com/octo/docs.git"
+
+[secrets]
+EVERYWHERE = "e"
+DEPLOY = { env = "DEPLOY_KEY", repositories = ["octo/app"] }
+DOCS = { value = "d", repositories = ["octo/docs"] }
+""",
+    )
+    config = load_config(path, {"DEPLOY_KEY": "k"})
+    assert config.secret_scopes == {"DEPLOY": ("octo/app",), "DOCS": ("octo/docs",)}
+    assert config.secrets_for("octo/app") == {"EVERYWHERE": "e", "DEPLOY": "k"}
+    assert config.secrets_for("octo/docs") == {"EVERYWHERE": "e", "DOCS": "d"}
+    assert config.secrets_for(None) == {"EVERYWHERE": "e"}
+
+
+def test_a_secret_scoped_to_an_unknown_repository_is_refused(tmp_path: Path) -> None:
+    path = write_config(
+        tmp_path,
+        '[secrets]\nX = { value = "v", repositories = ["octo/nope"] }\n'
+        'Y = { value = "v", repositories = "octo/nope" }\n',
+    )
+    with pytest.raises(ConfigError) as raised:
+        load_config(path, {})
+    assert raised.value.problems == [
+        f"{path}: secrets.X names repositories that are not configured: octo/nope",
+        f"{path}: secrets.Y repositories must be a list of owner/name",
+    ]

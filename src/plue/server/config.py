@@ -14,6 +14,7 @@
 
     [secrets]
     ANTHROPIC_API_KEY = { env = "ANTHROPIC_API_KEY" } # or a literal string
+    DEPLOY_KEY = { env = "DEPLOY_KEY", repositories = ["octo/app"] }  # only runs of these repositories
 
     [runners]                                        # how `plue runner` agents are treated
     heartbeat_seconds = 5                            # how often runners report
@@ -180,6 +181,8 @@ class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 8080
     secrets: dict[str, str] = field(default_factory=dict, repr=False)  # run secrets given to steps
+    # Secrets limited to some repositories' runs (name -> "owner/name"s); the others go to every run.
+    secret_scopes: dict[str, tuple[str, ...]] = field(default_factory=dict)
     runners: RunnerSettings = field(default_factory=RunnerSettings)
     pool: PoolSettings = field(default_factory=PoolSettings)
 
@@ -187,6 +190,14 @@ class ServerConfig:
     def store_url(self) -> str:
         """The URL to open the store with: `database_url`, else the SQLite file in `data_dir`."""
         return self.database_url or f"sqlite:///{self.data_dir / DATABASE_NAME}"
+
+    def secrets_for(self, repository: str | None) -> dict[str, str]:
+        """The secrets a run of `repository` may see (None: a run without a repository)."""
+        return {
+            name: value
+            for name, value in self.secrets.items()
+            if name not in self.secret_scopes or repository in self.secret_scopes[name]
+        }
 
     @property
     def mirrors_dir(self) -> Path:
@@ -243,7 +254,7 @@ def load_config(path: Path | None, environ: Mapping[str, str]) -> ServerConfig:
     port = reader.integer("port", 8080, 0, 65535)
 
     repositories = _repositories(reader, base)
-    secrets = _run_secrets(reader, environ)
+    secrets, secret_scopes = _run_secrets(reader, environ, repositories)
     runners = _runner_settings(reader)
     pool = _pool_settings(reader, base)
 
@@ -259,6 +270,7 @@ def load_config(path: Path | None, environ: Mapping[str, str]) -> ServerConfig:
         host=host,
         port=port,
         secrets=secrets,
+        secret_scopes=secret_scopes,
         runners=runners,
         pool=pool,
     )
@@ -392,17 +404,35 @@ def _repository_url(url: str, base: Path) -> str:
     return str((base / url).resolve())
 
 
-def _run_secrets(reader: _Reader, environ: Mapping[str, str]) -> dict[str, str]:
+def _run_secrets(
+    reader: _Reader, environ: Mapping[str, str], repositories: Mapping[str, RepositoryConfig]
+) -> tuple[dict[str, str], dict[str, tuple[str, ...]]]:
+    """The run secrets, and the repositories each scoped one is limited to."""
     secrets: dict[str, str] = {}
+    scopes: dict[str, tuple[str, ...]] = {}
     for name, value in reader.table_of("secrets").items():
         where = f"secrets.{name}"
         if not SECRET_NAME_RE.match(name):
             reader.fail(where, "is not a valid secret name (letters, digits and _, not starting with a digit)")
             continue
-        resolved = _secret_value(value, environ, functools.partial(reader.fail, where))
+        fail = functools.partial(reader.fail, where)
+        if type(value) is dict and "repositories" in value:
+            scope = value["repositories"]
+            value = {key: item for key, item in value.items() if key != "repositories"}
+            if type(scope) is not list or not all(type(item) is str for item in scope):
+                fail("repositories must be a list of owner/name")
+                continue
+            unknown = [item for item in scope if item not in repositories]
+            if unknown:
+                fail(f"names repositories that are not configured: {', '.join(unknown)}")
+                continue
+            scopes[name] = tuple(scope)
+            if set(value) == {"value"}:
+                value = value["value"]
+        resolved = _secret_value(value, environ, fail)
         if resolved is not None:
             secrets[name] = resolved
-    return secrets
+    return secrets, scopes
 
 
 def _secret_value(value: object, environ: Mapping[str, str], fail: Callable[[str], None]) -> str | None:
@@ -414,7 +444,7 @@ def _secret_value(value: object, environ: Mapping[str, str], fail: Callable[[str
             fail(f"reads ${variable}, which is not set; export it or give the value")
             return None
         return environ[variable]
-    fail('must be a string or {env = "VARIABLE"}')
+    fail('must be a string, {env = "VARIABLE"}, or either with repositories = ["owner/name", ...]')
     return None
 
 

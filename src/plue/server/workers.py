@@ -163,7 +163,7 @@ class WorkerPool:
                 self.store,
                 run,
                 workspace,
-                secrets=self.config.secrets,
+                secrets=self.config.secrets_for(run.repository),
                 cancel=self._cancel,
                 llm=self._llm,
                 reuse=reused_steps(run),  # a rerun of failed steps takes the others over

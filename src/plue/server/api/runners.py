@@ -180,7 +180,7 @@ def _claim_json(state: ServerState, claimed: Claim) -> models.Claim:
             ref=run.ref,
             branch=run.branch,
         ),
-        secrets=dict(state.config.secrets),
+        secrets=state.config.secrets_for(run.repository),
         attempt_base=claimed.attempt_base,
         reuse={
             step_id: models.ReusedStep(outputs=item.outputs, exit_code=item.exit_code)
