@@ -13,6 +13,7 @@ Exit codes (the same for every command):
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 import traceback
@@ -33,8 +34,38 @@ def fail(message: str) -> None:
     click.echo(f"plue: error: {clean(message)}", err=True)
 
 
+# name -> (module, attribute): imported on first use, so each command pays only for what it needs.
+LAZY_COMMANDS: dict[str, tuple[str, str]] = {
+    "workflow": ("plue.cli.workflow_commands", "workflow"),
+    "run": ("plue.cli.run_commands", "run_group"),
+    "prompt": ("plue.cli.prompt_commands", "prompt"),
+    "server": ("plue.cli.server_commands", "server"),
+    "token": ("plue.cli.server_commands", "token"),
+    "pool": ("plue.cli.pool_commands", "pool"),
+    "runner": ("plue.cli.runner_commands", "runner"),
+}
+
+
+def _load_command(name: str) -> click.Command:
+    module_name, attribute = LAZY_COMMANDS[name]
+    command: click.Command = getattr(importlib.import_module(module_name), attribute)
+    if name == "workflow" and isinstance(command, click.Group) and "run" not in command.commands:
+        from plue.cli.run_commands import run_workflow
+
+        command.add_command(run_workflow)
+    return command
+
+
 class PlueGroup(click.Group):
     """A click group whose `main` turns every failure into a one-line message and an exit code."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(LAZY_COMMANDS))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in LAZY_COMMANDS:
+            self.add_command(_load_command(cmd_name), cmd_name)
+        return super().get_command(ctx, cmd_name)
 
     def main(
         self,

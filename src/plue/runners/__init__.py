@@ -8,16 +8,19 @@ server in numbered batches), ``workspace`` (a fresh workspace per attempt), ``ag
 processes or Kubernetes pods).
 """
 
-from plue.runners.local import (
-    CANCEL_POLL_SECONDS,
-    Reused,
-    RunExecution,
-    StoreSink,
-    execute_run,
-    llm_calls,
-    reusable_steps,
-    reused_steps,
-)
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from plue.runners.local import (
+        CANCEL_POLL_SECONDS,
+        Reused,
+        RunExecution,
+        StoreSink,
+        execute_run,
+        llm_calls,
+        reusable_steps,
+        reused_steps,
+    )
 
 __all__ = [
     "CANCEL_POLL_SECONDS",
@@ -29,3 +32,13 @@ __all__ = [
     "reusable_steps",
     "reused_steps",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # `runners.local` brings the store (SQLAlchemy) along: a `plue runner` agent, which never opens a
+    # database, must not pay for it at start-up.
+    if name in __all__:
+        from plue.runners import local
+
+        return getattr(local, name)
+    raise AttributeError(f"module 'plue.runners' has no attribute {name!r}")
