@@ -285,7 +285,8 @@ def test_a_claim_brings_the_run_its_secrets_and_the_commit_s_files(api: Api) -> 
     expected = {name: data.encode() if isinstance(data, str) else data for name, data in FILES.items()}
     assert files == expected
     assert set(git(api.upstream.work, "ls-tree", "-r", "--name-only", api.sha).split()) == set(files)
-    assert not list((api.config.data_dir / "archives").glob("*"))  # sent, then removed
+    # Made once per commit and kept for the next attempt at it; no temporary file left behind.
+    assert [path.name for path in (api.config.data_dir / "archives").glob("*/*")] == [f"{api.sha}.tar.gz"]
 
     listed = api.client.get("/api/runners", headers=api.read).json()
     assert (listed[0]["status"], listed[0]["current_runs"]) == ("busy", [run_id])
