@@ -10,13 +10,12 @@ not depend on where it was stored.
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 REPLACEMENT = "\ufffd"
-# In `json.dumps(..., ensure_ascii=False)` output NUL is always escaped like this and a lone surrogate stays
-# itself: seeing neither proves there is nothing to clean (a literal backslash-u0000 only sends a value the slow way).
-_SUSPECT = re.compile(r"\\u0000|[\ud800-\udfff]")
+# In `json.dumps(..., ensure_ascii=False)` output NUL is always escaped like this, and a lone surrogate stays
+# itself (so the text does not encode as UTF-8); a literal backslash-u0000 only sends a value the slow way.
+_NUL_ESCAPE = "\\u0000"
 
 
 def clean_text(text: str) -> str:
@@ -42,9 +41,19 @@ def clean_json(value: Any) -> Any:
             dumped = json.dumps(value, ensure_ascii=False)
         except (TypeError, ValueError, RecursionError):
             dumped = None
-        if dumped is not None and not _SUSPECT.search(dumped):
+        if dumped is not None and _NUL_ESCAPE not in dumped and _encodes(dumped):
             return value
     return _clean_json(value)
+
+
+def _encodes(text: str) -> bool:
+    if text.isascii():  # the common case, one C call
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _clean_json(value: Any) -> Any:
