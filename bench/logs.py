@@ -29,7 +29,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from itertools import islice
 from pathlib import Path
@@ -37,11 +36,11 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
+from support.postgres import DEFAULT_POSTGRES, drop_schema, postgres_schema
 
 from plue.store import LogLineTuple, LogWriter, Store
 from plue.store.models import log_lines
 
-DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 BATCH = 5_000  # LogWriter's default max_batch; the baselines use the same
 
 TEMPLATES = (
@@ -178,30 +177,6 @@ def report(label: str, count: int, result: dict[str, Any], baseline: dict[str, A
     if baseline is not None:
         line += f"  = {rate / (count / baseline['seconds']):.2f}x the baseline"
     print(line, flush=True)
-
-
-def postgres_schema(base: str) -> tuple[str, str] | None:
-    """A new schema and a URL using it, or None if the server cannot be reached."""
-    import psycopg
-
-    libpq = make_url(base).set(drivername="postgresql").render_as_string(hide_password=False)
-    schema = f"plue_bench_{uuid.uuid4().hex[:12]}"
-    try:
-        with psycopg.connect(libpq, autocommit=True, connect_timeout=5) as admin:
-            admin.execute(f'CREATE SCHEMA "{schema}"')
-    except psycopg.Error as exc:
-        print(f"postgresql: not reachable at {base}: {str(exc).strip().splitlines()[0]}; skipped")
-        return None
-    url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
-    return schema, url.render_as_string(hide_password=False)
-
-
-def drop_schema(base: str, schema: str) -> None:
-    import psycopg
-
-    libpq = make_url(base).set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(libpq, autocommit=True) as admin:
-        admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
 def main() -> None:

@@ -53,10 +53,9 @@ from pathlib import Path
 from typing import Any, Final
 
 import httpx
-import psycopg
 import uvicorn
 from fastapi import FastAPI
-from sqlalchemy.engine import make_url
+from support.postgres import DEFAULT_POSTGRES, drop_schema, postgres_schema
 
 from plue import Plan, Step
 from plue.server.api.state import ServerState, wake_workers
@@ -66,7 +65,6 @@ from plue.server.pool_service import stop_pool
 from plue.server.queue_signal import queue_signal
 from plue.store import NewRun, RunRecord, Store
 
-DEFAULT_POSTGRES: Final = "postgresql://postgres@127.0.0.1:5432/test"
 SECRET: Final = b"bench-webhook-secret"
 REPOSITORY: Final = "octo/bench"
 PUSH_FIXTURE: Final = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "events" / "push.json"
@@ -568,28 +566,6 @@ def bench_database(name: str, url: str, root: Path, setup: Setup) -> None:
         db = Database(name, url, root, store, repository_url, sha)
         bench_executors(db, setup)
         bench_scale_up(db, setup.scale_ups)
-
-
-def libpq(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-def postgres_schema(base: str) -> tuple[str, str] | None:
-    """A new schema and a URL using it, or None (said) if the server cannot be reached."""
-    schema = f"plue_bench_{uuid.uuid4().hex[:12]}"
-    try:
-        with psycopg.connect(libpq(base), autocommit=True, connect_timeout=5) as admin:
-            admin.execute(f'CREATE SCHEMA "{schema}"')
-    except psycopg.Error as exc:
-        print(f"postgresql: not reachable at {base}: {str(exc).strip().splitlines()[0]}; skipped")
-        return None
-    url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
-    return schema, url.render_as_string(hide_password=False)
-
-
-def drop_schema(base: str, schema: str) -> None:
-    with psycopg.connect(libpq(base), autocommit=True) as admin:
-        admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
 def main() -> None:

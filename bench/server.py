@@ -47,17 +47,15 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 import uvicorn
 from fastapi import FastAPI
-from sqlalchemy.engine import make_url
+from support.postgres import DEFAULT_POSTGRES, drop_schema, postgres_schema
 
 from plue.server.api.state import StreamSettings
 from plue.server.app import create_app
 from plue.server.config import RepositoryConfig, ServerConfig
 from plue.store import Store
 
-DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 SECRET = b"bench-webhook-secret"
 REPOSITORY = "octo/bench"
 PUSH_FIXTURE = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "events" / "push.json"
@@ -470,28 +468,6 @@ def bench_backend(name: str, url: str, root: Path, setup: Setup) -> None:
 # --- PostgreSQL ---------------------------------------------------------------------------
 
 
-def libpq(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-def postgres_schema(base: str) -> tuple[str, str] | None:
-    """A new schema and a URL using it, or None (said) if the server cannot be reached."""
-    schema = f"plue_bench_{uuid.uuid4().hex[:12]}"
-    try:
-        with psycopg.connect(libpq(base), autocommit=True, connect_timeout=5) as admin:
-            admin.execute(f'CREATE SCHEMA "{schema}"')
-    except psycopg.Error as exc:
-        print(f"postgresql: not reachable at {base}: {str(exc).strip().splitlines()[0]}; measured on SQLite instead")
-        return None
-    url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
-    return schema, url.render_as_string(hide_password=False)
-
-
-def drop_schema(base: str, schema: str) -> None:
-    with psycopg.connect(libpq(base), autocommit=True) as admin:
-        admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--deliveries", type=int, default=1000)
@@ -511,7 +487,7 @@ def main() -> None:
     base = base or DEFAULT_POSTGRES
     root = Path(tempfile.mkdtemp(prefix="plue-bench-server-"))
     try:
-        created = postgres_schema(base)
+        created = postgres_schema(base, "measured on SQLite instead")
         if created is None:
             bench_backend("sqlite (in place of postgresql)", f"sqlite:///{root / 'pg-fallback.db'}", root / "pg", setup)
         else:
