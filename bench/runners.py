@@ -32,8 +32,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
-import hmac
 import json
 import os
 import shutil
@@ -56,6 +54,7 @@ import httpx
 import uvicorn
 from fastapi import FastAPI
 from support.postgres import DEFAULT_POSTGRES, drop_schema, postgres_schema
+from support.webhooks import REPOSITORY, SECRET, make_upstream, percentile, push_body, signed_headers
 
 from plue import Plan, Step
 from plue.server.api.state import ServerState, wake_workers
@@ -65,9 +64,6 @@ from plue.server.pool_service import stop_pool
 from plue.server.queue_signal import queue_signal
 from plue.store import NewRun, RunRecord, Store
 
-SECRET: Final = b"bench-webhook-secret"
-REPOSITORY: Final = "octo/bench"
-PUSH_FIXTURE: Final = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "events" / "push.json"
 FINISHED: Final = frozenset({"success", "failed", "cancelled", "interrupted"})
 SPACING_SECONDS: Final = 0.05  # between latency deliveries: the runner is back in its long poll (not a sync)
 WAIT_SECONDS: Final = 120.0  # any single wait of this script; past it the bench stops with the reason
@@ -84,50 +80,6 @@ TINY_PLAN: Final = Plan("Tiny", steps=[Step.bash("noop", "true")]).to_data()
 
 
 # --- helpers --------------------------------------------------------------------------------
-
-
-def git(cwd: Path, *args: str) -> str:
-    command = ["git", "-c", "user.name=Bench", "-c", "user.email=bench@example.com", *args]
-    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, check=True).stdout
-
-
-def make_upstream(root: Path) -> tuple[str, str]:
-    """A bare repository whose main branch holds `ci.plue.py`; its file:// URL and the commit's sha."""
-    bare, work = root / "upstream.git", root / "upstream-work"
-    bare.mkdir(parents=True)
-    work.mkdir()
-    git(bare, "init", "-q", "--bare", "-b", "main")
-    git(work, "init", "-q", "-b", "main")
-    (work / "ci.plue.py").write_text(WORKFLOW)
-    git(work, "add", "-A")
-    git(work, "commit", "-q", "-m", "ci")
-    git(work, "push", "-q", str(bare), "main")
-    return bare.as_uri(), git(work, "rev-parse", "HEAD").strip()
-
-
-def push_body(sha: str) -> bytes:
-    payload: dict[str, Any] = json.loads(PUSH_FIXTURE.read_text())
-    payload["ref"] = "refs/heads/main"
-    payload["after"] = sha
-    payload["repository"]["full_name"] = REPOSITORY
-    payload["repository"]["default_branch"] = "main"
-    payload["commits"] = []
-    return json.dumps(payload).encode()
-
-
-def signed_headers(body: bytes, delivery: str) -> dict[str, str]:
-    signature = "sha256=" + hmac.new(SECRET, body, hashlib.sha256).hexdigest()
-    return {
-        "Content-Type": "application/json",
-        "X-GitHub-Event": "push",
-        "X-GitHub-Delivery": delivery,
-        "X-Hub-Signature-256": signature,
-    }
-
-
-def percentile(values: Sequence[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
 def ms(seconds: float) -> str:
@@ -561,7 +513,7 @@ class Setup:
 def bench_database(name: str, url: str, root: Path, setup: Setup) -> None:
     print(f"{name}:", flush=True)
     root.mkdir(parents=True)
-    repository_url, sha = make_upstream(root / "upstream")
+    repository_url, sha = make_upstream(root / "upstream", WORKFLOW)
     with Store.open(url=url) as store:
         db = Database(name, url, root, store, repository_url, sha)
         bench_executors(db, setup)

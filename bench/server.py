@@ -26,8 +26,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
-import hmac
 import json
 import os
 import random
@@ -50,15 +48,12 @@ import httpx
 import uvicorn
 from fastapi import FastAPI
 from support.postgres import DEFAULT_POSTGRES, drop_schema, postgres_schema
+from support.webhooks import REPOSITORY, SECRET, make_upstream, percentile, push_body, signed_headers
 
 from plue.server.api.state import StreamSettings
 from plue.server.app import create_app
 from plue.server.config import RepositoryConfig, ServerConfig
 from plue.store import Store
-
-SECRET = b"bench-webhook-secret"
-REPOSITORY = "octo/bench"
-PUSH_FIXTURE = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "events" / "push.json"
 
 WORKFLOW = """\
 from plue import Plan, Step, Trigger
@@ -115,50 +110,6 @@ def serve(app: FastAPI) -> Iterator[str]:
 
 
 # --- helpers --------------------------------------------------------------------------------
-
-
-def git(cwd: Path, *args: str) -> str:
-    command = ["git", "-c", "user.name=Bench", "-c", "user.email=bench@example.com", *args]
-    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, check=True).stdout
-
-
-def make_upstream(root: Path) -> tuple[str, str]:
-    """A bare repository whose main branch holds `ci.plue.py`; its file:// URL and the commit's sha."""
-    bare, work = root / "upstream.git", root / "upstream-work"
-    bare.mkdir(parents=True)
-    work.mkdir()
-    git(bare, "init", "-q", "--bare", "-b", "main")
-    git(work, "init", "-q", "-b", "main")
-    (work / "ci.plue.py").write_text(WORKFLOW)
-    git(work, "add", "-A")
-    git(work, "commit", "-q", "-m", "ci")
-    git(work, "push", "-q", str(bare), "main")
-    return bare.as_uri(), git(work, "rev-parse", "HEAD").strip()
-
-
-def push_body(sha: str, branch: str = "main") -> bytes:
-    payload: dict[str, Any] = json.loads(PUSH_FIXTURE.read_text())
-    payload["ref"] = f"refs/heads/{branch}"
-    payload["after"] = sha
-    payload["repository"]["full_name"] = REPOSITORY
-    payload["repository"]["default_branch"] = "main"
-    payload["commits"] = []
-    return json.dumps(payload).encode()
-
-
-def signed_headers(body: bytes, delivery: str) -> dict[str, str]:
-    signature = "sha256=" + hmac.new(SECRET, body, hashlib.sha256).hexdigest()
-    return {
-        "Content-Type": "application/json",
-        "X-GitHub-Event": "push",
-        "X-GitHub-Delivery": delivery,
-        "X-Hub-Signature-256": signature,
-    }
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
 Request = Callable[[httpx.Client, int], httpx.Response]
@@ -449,7 +400,7 @@ def bench_get_run(base_url: str, store: Store, setup: Setup) -> None:
 
 def bench_backend(name: str, url: str, root: Path, setup: Setup) -> None:
     print(f"{name}:", flush=True)
-    repository_url, sha = make_upstream(root / "upstream")
+    repository_url, sha = make_upstream(root / "upstream", WORKFLOW)
     config = ServerConfig(
         database_url=url,
         data_dir=root / "data",
