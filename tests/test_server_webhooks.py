@@ -186,3 +186,42 @@ def test_a_chunked_body_is_counted_while_it_is_read(site: Site, monkeypatch: pyt
     answer = raw_request(site.server.port, head, chunked)
     assert answer.startswith(b"HTTP/1.1 400 "), answer[:200]  # signed and complete: only then is it parsed
     assert b"not valid JSON" in answer
+
+
+def test_the_declared_route_answers_as_the_fast_path_and_is_documented(tmp_path: Path) -> None:
+    """The middleware takes deliveries before FastAPI's router; the route it shadows answers the same."""
+    from fastapi import FastAPI
+
+    upstream = Upstream(tmp_path / "remote")
+    config = ServerConfig(
+        database_url=None,
+        data_dir=tmp_path / "data",
+        webhook_secrets=(SECRET.encode(),),
+        repositories={upstream.name: RepositoryConfig(upstream.name, upstream.url)},
+    )
+    store = Store.open(url=config.store_url)
+    sha = upstream.push({"ci.plue.py": ON_PUSH})
+    body = json.dumps(push_payload(upstream.name, sha)).encode()
+    try:
+        full = create_app(config, store=store, start_background=False)
+        operation = full.openapi()["paths"]["/webhooks/github"]["post"]
+        assert operation["responses"]["202"]["content"]["application/json"]["schema"]["$ref"].endswith("WebhookReply")
+        plain = FastAPI()  # the declared route alone, no middleware, the same state
+        plain.state.plue = full.state.plue
+        plain.include_router(webhooks.router)
+        answers = []
+        for app, delivery in ((full, "fast-1"), (plain, "route-1")):
+            with serve(app) as server:
+                url = server.url + "/webhooks/github"
+                headers = {"X-Hub-Signature-256": sign(body, SECRET), "X-GitHub-Event": "push"}
+                good = httpx.post(url, content=body, headers={**headers, "X-GitHub-Delivery": delivery}, timeout=60)
+                bad = httpx.post(url, content=body + b" ", headers={**headers, "X-GitHub-Delivery": delivery})
+                answers.append((good.status_code, good.json(), bad.status_code, bad.json()))
+        (fast, route) = answers
+        assert fast[0] == route[0] == 202 and fast[2] == route[2] == 401 and fast[3] == route[3]
+        assert fast[1]["outcome"] == route[1]["outcome"] == "queued"
+        assert set(fast[1]) == set(route[1]) == {"delivery", "outcome", "reason", "runs", "duplicate"}
+        assert store.get_delivery("fast-1") is not None and store.get_delivery("route-1") is not None
+    finally:
+        full.state.plue.deliveries.close()
+        store.close()

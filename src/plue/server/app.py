@@ -40,7 +40,7 @@ def create_app(config: ServerConfig, *, store: Store | None = None, start_backgr
         store = Store.open(url=config.store_url)
     mirrors = Mirrors.from_config(config)
     state = ServerState(config=config, store=store, mirrors=mirrors)
-    deliveries = DeliveryBatcher(store)  # group commit of webhook deliveries
+    deliveries = state.deliveries = DeliveryBatcher(store)  # group commit of webhook deliveries
     state.ingestor = Ingestor(config, deliveries, mirrors, default_evaluator())
 
     @asynccontextmanager
@@ -65,6 +65,7 @@ def create_app(config: ServerConfig, *, store: Store | None = None, start_backgr
         lifespan=lifespan,
     )
     app.state.plue = state
+    app.add_middleware(webhooks.WebhookFastPath)
     app.include_router(webhooks.router)
     app.include_router(api_router)
     app.include_router(sse.router)

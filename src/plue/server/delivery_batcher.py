@@ -15,6 +15,7 @@ redeliver).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from collections.abc import Sequence
@@ -60,6 +61,14 @@ class DeliveryBatcher:
     ) -> tuple[DeliveryRecord, bool]:
         """As `Store.record_delivery`; returns once the delivery (or the earlier one) is committed."""
         item = NewDelivery(delivery_id, event, action, repository, payload, outcome, reason, tuple(runs), received_at)
+        return self.submit(item).result()
+
+    async def record(self, item: NewDelivery) -> tuple[DeliveryRecord, bool]:
+        """`record_delivery` for the event loop: the caller waits without holding a thread."""
+        return await asyncio.wrap_future(self.submit(item))
+
+    def submit(self, item: NewDelivery) -> Future[tuple[DeliveryRecord, bool]]:
+        """Queue `item` for the next transaction; the future is done once it is committed (or failed)."""
         future: Future[tuple[DeliveryRecord, bool]] = Future()
         with self._lock:
             self._pending.append((item, future))
@@ -67,7 +76,7 @@ class DeliveryBatcher:
                 self._thread = threading.Thread(target=self._write_loop, name="plue-delivery-writer", daemon=True)
                 self._thread.start()
             self._wake.notify()
-        return future.result()
+        return future
 
     def close(self) -> None:
         """Record what is waiting, then stop the writer thread (a later delivery starts another)."""

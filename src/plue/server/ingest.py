@@ -30,7 +30,7 @@ from plue.server.config import ServerConfig
 from plue.server.ctx_free import takes_no_ctx
 from plue.server.mirrors import MirrorError, Mirrors
 from plue.server.plan_memo import PlanMemo
-from plue.store.records import DeliveryRecord, NewRun
+from plue.store.records import DeliveryRecord, NewDelivery, NewRun
 
 MAX_REASON_CHARS: Final = 4000
 CACHE_DIR_NAME: Final = "cache"
@@ -64,6 +64,14 @@ class IngestResult:
     reason: str | None
     run_ids: list[int]
     created: bool  # False: the delivery id was handled before; this is that earlier result
+
+
+@dataclass(frozen=True)
+class PreparedDelivery:
+    """A delivery decided and ready to record (`Ingestor.prepare`), with the event it was read as."""
+
+    delivery: NewDelivery
+    event: Event | None
 
 
 @dataclass(frozen=True)
@@ -114,26 +122,53 @@ class Ingestor:
         self, event_name: str, delivery_id: str, payload: dict[str, Any], *, note: str | None = None
     ) -> IngestResult:
         """`note` leads the recorded reason (a redelivery says which delivery it repeats)."""
+        prepared = self.prepare(event_name, delivery_id, payload, note=note)
+        item = prepared.delivery
+        record, created = self.store.record_delivery(
+            item.delivery_id,
+            event=item.event,
+            action=item.action,
+            repository=item.repository,
+            payload=item.payload,
+            outcome=item.outcome,
+            reason=item.reason,
+            runs=item.runs,
+            received_at=item.received_at,
+        )
+        return self.finish(prepared, record, created)
+
+    def prepare(
+        self, event_name: str, delivery_id: str, payload: dict[str, Any], *, note: str | None = None
+    ) -> PreparedDelivery:
+        """What the delivery comes to, ready to record (may run git and the sandbox: call it from a thread).
+
+        No look-up of the id first: it would cost every delivery a transaction to spare the rare
+        redelivery a decision, which is cheap once the commit is known. Recording is what makes a
+        delivery id queue its runs once: a redelivery gets the first delivery's record.
+        """
         received_at = self.clock()
-        # No look-up of the id first: it would cost every delivery a transaction to spare the rare
-        # redelivery a decision, which is cheap once the commit is known. `record_delivery` is what
-        # makes a delivery id queue its runs once: a redelivery gets the first delivery's record.
         action = payload.get("action") if isinstance(payload.get("action"), str) else None
         repository = _repository_name(payload)
         decision, event = self._decide(event_name, repository, payload)
-        record, created = self.store.record_delivery(
+        reason = _capped("; ".join(part for part in (note, decision.reason) if part) or None)
+        delivery = NewDelivery(
             delivery_id,
-            event=event_name,
-            action=action,
-            repository=repository,
-            payload=payload,
-            outcome=decision.outcome,
-            reason=_capped("; ".join(part for part in (note, decision.reason) if part) or None),
-            runs=decision.runs,
-            received_at=received_at,
+            event_name,
+            action,
+            repository,
+            payload,
+            decision.outcome,
+            reason,
+            tuple(decision.runs),
+            received_at,
         )
+        return PreparedDelivery(delivery, event)
+
+    def finish(self, prepared: PreparedDelivery, record: DeliveryRecord, created: bool) -> IngestResult:
+        """The delivery is recorded: tell the workers and the scheduler (cheap, thread-safe); what came of it."""
         if created and record.run_ids and self.on_queued is not None:
             self.on_queued(list(record.run_ids))
+        event = prepared.event
         if created and event is not None and event.name == "push" and event.branch and self.on_push is not None:
             self.on_push(record.repository or "", event.branch, event.sha)
         return IngestResult(record.outcome, record.reason, list(record.run_ids), created)

@@ -23,6 +23,7 @@ from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import ArgumentError
 
 from plue.store.errors import StoreError
+from plue.store.values import dump_json
 
 URL_ENV = "PLUE_DATABASE_URL"
 STATE_DIR = ".plue"
@@ -77,13 +78,17 @@ def make_engine(url: URL) -> Engine:
     """An engine for `url` (thread-safe; a pool of connections) with the pragmas set on SQLite."""
     if url.get_backend_name() == "sqlite":
         prepare_sqlite_file(url)
-        engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_SECONDS, "check_same_thread": False})
+        engine = create_engine(
+            url,
+            connect_args={"timeout": BUSY_TIMEOUT_SECONDS, "check_same_thread": False},
+            json_serializer=dump_json,
+        )
         event.listen(engine, "connect", _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     # pre-ping: a long-lived server must survive a database restart; a CLI must not hang on a dead host.
     connect_args = {} if "connect_timeout" in url.query else {"connect_timeout": CONNECT_TIMEOUT_SECONDS}
-    return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
+    return create_engine(url, pool_pre_ping=True, connect_args=connect_args, json_serializer=dump_json)
 
 
 _sqlite_locks: dict[str, threading.Lock] = {}

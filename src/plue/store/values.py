@@ -12,10 +12,28 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import orjson
+
 REPLACEMENT = "\ufffd"
-# In `json.dumps(..., ensure_ascii=False)` output NUL is always escaped like this, and a lone surrogate stays
-# itself (so the text does not encode as UTF-8); a literal backslash-u0000 only sends a value the slow way.
-_NUL_ESCAPE = "\\u0000"
+# In orjson's output NUL is always escaped like this (a lone surrogate makes it refuse the value); a literal
+# backslash-u0000 in a string only sends that value the slow way.
+_NUL_ESCAPE = b"\\u0000"
+# Keys that are not strings become strings, as `json.dumps` makes them.
+_ORJSON_OPTIONS = orjson.OPT_NON_STR_KEYS
+
+
+def dump_json(value: Any) -> str:
+    """`value` as JSON text: the engine's serialiser for JSON columns.
+
+    orjson (C, ~10x faster than `json` on webhook payloads, which every delivery stores); what it
+    cannot write (integers beyond 64 bits, lone surrogates) is written by `json` as before. NaN and
+    infinities become null, which both databases accept (PostgreSQL refuses `NaN` in JSON). Reading
+    stays with `json`, which keeps integers of any size exact (orjson would make them floats).
+    """
+    try:
+        return orjson.dumps(value, option=_ORJSON_OPTIONS).decode("utf-8")
+    except (orjson.JSONEncodeError, TypeError):
+        return json.dumps(value)
 
 
 def clean_text(text: str) -> str:
@@ -36,24 +54,15 @@ def clean_json(value: Any) -> Any:
     """`value` with every string (keys too) cleaned; other values as they are."""
     if isinstance(value, dict | list) and value:
         # A webhook payload is thousands of strings: one C-speed dump and a search usually shows them all
-        # clean, where cleaning string by string in Python costs milliseconds.
+        # clean, where cleaning string by string in Python costs milliseconds. orjson refuses lone
+        # surrogates (and what it cannot write at all): those values are cleaned the slow way.
         try:
-            dumped = json.dumps(value, ensure_ascii=False)
-        except (TypeError, ValueError, RecursionError):
+            dumped = orjson.dumps(value, option=_ORJSON_OPTIONS)
+        except (orjson.JSONEncodeError, TypeError):
             dumped = None
-        if dumped is not None and _NUL_ESCAPE not in dumped and _encodes(dumped):
+        if dumped is not None and _NUL_ESCAPE not in dumped:
             return value
     return _clean_json(value)
-
-
-def _encodes(text: str) -> bool:
-    if text.isascii():  # the common case, one C call
-        return True
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _clean_json(value: Any) -> Any:

@@ -29,6 +29,7 @@ class ServerState:
     store: Store
     mirrors: Mirrors | None = None
     ingestor: Any = None  # plue.server.ingest.Ingestor, when it could be built
+    deliveries: Any = None  # plue.server.delivery_batcher.DeliveryBatcher: the ingestor's group commit
     service: Any = None  # what plue.server.service.start returned (workers + scheduler), if started
     streams: StreamSettings = field(default_factory=StreamSettings)
     extras: dict[str, Any] = field(default_factory=dict)
