@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from plue.store import queue
+from plue.store import bulk, queue
 from plue.store import runs as run_queries
 from plue.store.models import DELIVERY_OUTCOMES, deliveries
 from plue.store.records import DeliveryRecord, NewDelivery, NewRun
@@ -106,17 +106,10 @@ def record_deliveries(
             first_item[values["delivery_id"]] = item
     if not values_by_id:
         return [], {}
-    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
     ordered = [values_by_id[key] for key in sorted(values_by_id)]
-    inserted: dict[str, int] = {
-        str(row.delivery_id): int(row.id)
-        for row in connection.execute(
-            # One statement for any number (executemany: compiled once, sent as multi-row VALUES).
-            dialect.insert(deliveries)
-            .on_conflict_do_nothing(index_elements=["delivery_id"])
-            .returning(deliveries.c.delivery_id, deliveries.c.id),
-            ordered,
-        )
+    ids = bulk.insert_rows(connection, deliveries, ordered, skip_conflicts_on=["delivery_id"])
+    inserted = {
+        values["delivery_id"]: row_id for values, row_id in zip(ordered, ids, strict=True) if row_id is not None
     }
     new_runs = [(key, run) for key in sorted(inserted) for run in first_item[key].runs]
     queue.lock_groups(connection, [run.concurrency_group for _, run in new_runs])  # all at once: no deadlock

@@ -15,6 +15,7 @@ from sqlalchemy import Connection, Row, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from plue.plan.canonical import with_added_keys
+from plue.store import bulk
 from plue.store.errors import StoreError
 from plue.store.models import RUN_STATUSES, STEP_STATUSES, runs, steps, workflows
 from plue.store.notify import run_changed
@@ -165,18 +166,13 @@ def insert_queued_runs(connection: Connection, rows: Sequence[dict[str, Any]]) -
     number; their ids, in the order of `rows`."""
     if not rows:
         return []
-    statement = insert(runs).returning(runs.c.id, sort_by_parameter_order=True)
-    if len(rows) == 1:
-        run_ids = [int(connection.execute(statement.values(rows[0])).scalar_one())]
-    else:
-        run_ids = [int(run_id) for run_id in connection.execute(statement, list(rows)).scalars()]
+    run_ids = [int(run_id) for run_id in bulk.insert_rows(connection, runs, rows) if run_id is not None]
     pending = [
         {**_new_step(run_id, step_id, position, 1), "status": "pending"}
         for run_id, row in zip(run_ids, rows, strict=True)
         for position, step_id in enumerate(_plan_step_ids(row["plan"]))
     ]
-    if pending:
-        connection.execute(insert(steps), pending)
+    bulk.insert_rows(connection, steps, pending, returning_ids=False)
     return run_ids
 
 
