@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pytest
-from ingest_support import Upstream, push_payload
+from ingest_support import Upstream, issues_payload, push_payload
 
 from plue.events import build_context_data, parse_event
 from plue.registry import Registry
@@ -117,3 +117,42 @@ def test_repeated_pushes_evaluate_only_the_workflows_that_read_the_event(
         assert problems == [] and evaluated == runs["lint.plue.py"].plan
         first_lint = [run for run in map(store.get_run, first.run_ids) if run and run.workflow_path == "lint.plue.py"]
         assert [run.plan for run in first_lint] == [evaluated]
+
+
+def test_a_delivery_is_prepared_from_memory_only_when_nothing_else_is_needed(
+    tmp_path: Path, evaluator: CountingEvaluator
+) -> None:
+    """`prepare_from_memory` (what the webhook runs on the event loop) never touches git, files or the
+    sandbox: it gives up (None) until the tree, the scan and the plan are remembered, then decides as
+    `prepare` does."""
+    upstream = Upstream(tmp_path / "remote")
+    sha = upstream.push({"lint.plue.py": NO_CTX, "build.plue.py": WITH_CTX})
+    config = ServerConfig(
+        database_url=None,
+        data_dir=tmp_path / "data",
+        webhook_secrets=(b"s",),
+        repositories={upstream.name: RepositoryConfig(upstream.name, upstream.url)},
+    )
+    with Store.open(url=config.store_url) as store:
+        ingestor = Ingestor(config, store, Mirrors.from_config(config), evaluator)
+        payload = push_payload(upstream.name, sha)
+        assert ingestor.prepare_from_memory("push", "d-1", payload) is None  # no mirror, no tree yet
+        assert evaluator.requests == []
+
+        first = ingestor.prepare("push", "d-1", payload)
+        assert first.delivery.outcome == "queued" and len(first.delivery.runs) == 2
+        evaluator.requests.clear()
+        again = ingestor.prepare_from_memory("push", "d-2", payload)
+        assert again is not None and evaluator.requests == []
+        assert [run.plan for run in again.delivery.runs] == [run.plan for run in first.delivery.runs]
+        assert again.delivery.delivery_id == "d-2" and again.event is not None and again.event.sha == sha
+
+        # Another commit's tree is not made yet; an issue needs its default branch resolved (git): both
+        # are prepared in a thread.
+        other = upstream.push({"lint.plue.py": NO_CTX, "build.plue.py": WITH_CTX + "\n"})
+        assert ingestor.prepare_from_memory("push", "d-3", push_payload(upstream.name, other)) is None
+        assert ingestor.prepare_from_memory("issues", "d-4", issues_payload(upstream.name)) is None
+        assert evaluator.requests == []
+        # Ignored deliveries need nothing at all.
+        ping = ingestor.prepare_from_memory("ping", "d-5", {"zen": "hi"})
+        assert ping is not None and ping.delivery.outcome == "ignored"

@@ -120,8 +120,10 @@ class Event:
             paths.append(path)
         return replace(self, changed_files=tuple(sorted(set(paths))))
 
-    def to_context_data(self) -> dict[str, Any]:
-        """The plain JSON data workflow code sees as ``ctx.event`` (a fresh copy)."""
+    def to_context_data(self, *, share: bool = False) -> dict[str, Any]:
+        """The plain JSON data workflow code sees as ``ctx.event``: a fresh copy, or with `share` one that
+        shares the payload and inputs with this event (cheaper, for a caller that never changes them)."""
+        copy_of = _shared if share else copy.deepcopy
         return {
             "name": self.name,
             "action": self.action,
@@ -141,20 +143,27 @@ class Event:
             "forced": self.forced,
             "label": self.label,
             "schedule": self.schedule,
-            "inputs": copy.deepcopy(self.inputs),
-            "payload": copy.deepcopy(self.payload),
+            "inputs": copy_of(self.inputs),
+            "payload": copy_of(self.payload),
         }
+
+
+def _shared(value: Any) -> Any:
+    return value
 
 
 def build_context_data(
     event: Event | None,
     inputs: Mapping[str, Any] | None = None,
     repo: Mapping[str, Any] | None = None,
+    *,
+    share: bool = False,
 ) -> dict[str, Any]:
     """The data behind a workflow's ``ctx``: ``{"event", "inputs", "repo"}``.
 
     `inputs` default to a manual event's inputs; `repo` (keys ``name``,
     ``default_branch``) defaults to the event's repository and default branch.
+    With `share`, the event's payload is not copied (see `Event.to_context_data`).
     """
     if event is not None and not isinstance(event, Event):
         raise EventError(f"event must be an Event or None, not {type(event).__name__}")
@@ -167,7 +176,7 @@ def build_context_data(
     if repo is not None:
         repo_data.update(repo_overrides(repo))
     return {
-        "event": None if event is None else event.to_context_data(),
+        "event": None if event is None else event.to_context_data(share=share),
         "inputs": plain_inputs(inputs, "inputs"),
         "repo": repo_data,
     }

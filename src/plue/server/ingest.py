@@ -137,8 +137,25 @@ class Ingestor:
         )
         return self.finish(prepared, record, created)
 
+    def prepare_from_memory(
+        self, event_name: str, delivery_id: str, payload: dict[str, Any]
+    ) -> PreparedDelivery | None:
+        """`prepare`, if it needs nothing but what this ingestor remembers (the commit's tree is made, its
+        scan and the plans kept): no git, no file, no sandbox, so it may run on the event loop. None
+        when it would need any of those: then call `prepare` from a thread."""
+        try:
+            return self.prepare(event_name, delivery_id, payload, may_block=False)
+        except _WouldBlock:
+            return None
+
     def prepare(
-        self, event_name: str, delivery_id: str, payload: dict[str, Any], *, note: str | None = None
+        self,
+        event_name: str,
+        delivery_id: str,
+        payload: dict[str, Any],
+        *,
+        note: str | None = None,
+        may_block: bool = True,
     ) -> PreparedDelivery:
         """What the delivery comes to, ready to record (may run git and the sandbox: call it from a thread).
 
@@ -149,7 +166,7 @@ class Ingestor:
         received_at = self.clock()
         action = payload.get("action") if isinstance(payload.get("action"), str) else None
         repository = _repository_name(payload)
-        decision, event = self._decide(event_name, repository, payload)
+        decision, event = self._decide(event_name, repository, payload, may_block)
         reason = _capped("; ".join(part for part in (note, decision.reason) if part) or None)
         delivery = NewDelivery(
             delivery_id,
@@ -176,7 +193,7 @@ class Ingestor:
     # --- deciding ----------------------------------------------------------------------
 
     def _decide(
-        self, event_name: str, repository: str | None, payload: dict[str, Any]
+        self, event_name: str, repository: str | None, payload: dict[str, Any], may_block: bool
     ) -> tuple[_Decision, Event | None]:
         if event_name == "ping":
             return _Decision("ignored", "ping", []), None
@@ -196,21 +213,27 @@ class Ingestor:
         try:
             sha = event.sha
             if sha is None:  # issues and comments run the default branch, as on GitHub
+                if not may_block:
+                    raise _WouldBlock
                 branch = event.default_branch or mirror.config.default_branch
                 sha = mirror.resolve(branch)
-            tree = mirror.checkout(sha)
+            tree = mirror.checkout(sha) if may_block else mirror.made_tree(sha)
         except MirrorError as exc:
             return _Decision("error", str(exc), []), event
-        return self._runs_for(event, repository, sha, tree), event
+        if tree is None:
+            raise _WouldBlock
+        return self._runs_for(event, repository, sha, tree, may_block), event
 
-    def _runs_for(self, event: Event, repository: str, sha: str, tree: Path) -> _Decision:
+    def _runs_for(self, event: Event, repository: str, sha: str, tree: Path, may_block: bool) -> _Decision:
         runs: list[NewRun] = []
         problems: list[str] = []
-        with _Lazy(tree, self.evaluator, self.cache_dir) as registry:
+        with _Lazy(tree, self.evaluator, self.cache_dir, may_block) as registry:
             matched = [entry for entry in self._entries(tree, registry) if _triggered(entry, event)]
             if not matched:
                 return _Decision("ignored", f"no workflow at {sha[:12]} is triggered by this {event.name} event", [])
-            ctx = build_context_data(event)
+            # Shared, not copied (a webhook payload is thousands of values): nothing here changes it, the
+            # sandbox gets its own copy and the store writes it out.
+            ctx = build_context_data(event, share=True)
             for entry in matched:
                 plan: dict[str, Any] | None
                 messages: list[str]
@@ -289,15 +312,23 @@ class Ingestor:
         return answer
 
 
+class _WouldBlock(Exception):
+    """`prepare_from_memory` needs git, a file or the sandbox: `prepare` it from a thread instead."""
+
+
 class _Lazy:
     """The registry of a commit's tree, made only if a delivery needs it: one whose scan and plans are
-    remembered needs none, and making one costs path resolution and the cache's set-up."""
+    remembered needs none, and making one costs path resolution and the cache's set-up. Everything that
+    reads files or evaluates goes through it, so without `may_block` it refuses (`_WouldBlock`)."""
 
-    def __init__(self, tree: Path, evaluator: Evaluator | None, cache_dir: Path) -> None:
+    def __init__(self, tree: Path, evaluator: Evaluator | None, cache_dir: Path, may_block: bool = True) -> None:
         self._arguments = (tree, evaluator, cache_dir)
+        self._may_block = may_block
         self._registry: Registry | None = None
 
     def get(self) -> Registry:
+        if not self._may_block:
+            raise _WouldBlock
         if self._registry is None:
             self._registry = Registry(*self._arguments)
         return self._registry

@@ -114,6 +114,12 @@ class Mirror:
 
     # --- trees of commits ------------------------------------------------------------
 
+    def made_tree(self, sha: str) -> Path | None:
+        """`checkout(sha)` if that tree is made already (one stat, no git), else None."""
+        check_sha(sha)
+        tree = self.trees_dir / sha
+        return tree if tree.is_dir() else None
+
     def checkout(self, sha: str) -> Path:
         """The files of commit `sha`, in `trees/<sha>` (made once, then reused: do not write in it)."""
         check_sha(sha)

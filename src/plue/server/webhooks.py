@@ -98,9 +98,13 @@ async def take_delivery(request: Request, state: ServerState) -> Response:
         if state.deliveries is None:
             result = await anyio.to_thread.run_sync(ingestor.handle, event_name, delivery_id, payload)
         else:
-            # Deciding may run git and the sandbox (a thread); the commit is waited for without one, so
-            # deliveries waiting for their group commit do not tie up the thread pool.
-            prepared = await anyio.to_thread.run_sync(ingestor.prepare, event_name, delivery_id, payload)
+            # Deciding runs here when all it needs is remembered (the usual push to a known commit: CPU
+            # only, which a thread would not run any sooner under the GIL, and a hand-off costs latency);
+            # else in a thread (git, the sandbox). The commit is waited for without a thread, so deliveries
+            # waiting for their group commit do not tie up the thread pool.
+            prepared = ingestor.prepare_from_memory(event_name, delivery_id, payload)
+            if prepared is None:
+                prepared = await anyio.to_thread.run_sync(ingestor.prepare, event_name, delivery_id, payload)
             record, created = await state.deliveries.record(prepared.delivery)
             result = ingestor.finish(prepared, record, created)
     except StoreUnavailable as exc:
