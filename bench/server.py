@@ -5,9 +5,10 @@ Measures in one run, for each database:
 - webhooks: N signed push deliveries (distinct ids, the same real commit of a bare git repository with one
   push-triggered `workflow(ctx)` that reads `ctx.event.branch`), each queueing one run, sent to a `plue server`
   subprocess (workers off, so only ingestion is measured) over keep-alive connections by a lean asyncio
-  client: once as pushes to main (the plan memo reuses the plan), once each to a new branch (every delivery
-  evaluated in the sandbox). Baseline: `GET /healthz` with the same client; for reference, the ingestion
-  alone (`Ingestor.handle`, no HTTP, one thread, in this process).
+  client, after a warm-up of 300 unmeasured deliveries: once as pushes to main (the plan memo reuses the
+  plan), once each to a new branch (every delivery evaluated in the sandbox). Baseline: `GET /healthz` with
+  the same client; for reference, the ingestion alone (`Ingestor.handle`, no HTTP, one thread, in this
+  process).
 - SSE latency: a running run's `GET /api/runs/{id}/events` open while log lines are appended to the store one
   by one; the time from the append call to the line's receipt, with the default stream settings (the stream
   wakes on the store's change notifications, polling every 1 s as a fallback) and with `poll_seconds=0.02`.
@@ -190,6 +191,9 @@ def bench_webhooks(
         base_rate = count / base_seconds
         print(f"  baseline GET /healthz, {senders} connections: {base_rate:8,.0f} req/s")
         prefix = uuid.uuid4().hex[:8]
+        # Warm-up, not measured: the database's plans and the driver's prepared statements, the server's caches.
+        warm_up = [delivery_request(push_body(sha), f"{prefix}-w-{index}") for index in range(min(count, 300))]
+        asyncio.run(blast(port, warm_up, senders))
         same_branch = [delivery_request(push_body(sha), f"{prefix}-m-{index}") for index in range(count)]
         # Each on a new branch: the workflow reads ctx.event.branch, so no plan can be reused.
         new_branches = [
