@@ -12,10 +12,11 @@ Measures in one run, for each database:
 - SSE latency: a running run's `GET /api/runs/{id}/events` open while log lines are appended to the store one
   by one; the time from the append call to the line's receipt, with the default stream settings (the stream
   wakes on the store's change notifications, polling every 1 s as a fallback) and with `poll_seconds=0.02`.
-- `GET /api/runs/{id}` latency under concurrent clients. Baseline: `GET /healthz` under the same load.
+- `GET /api/runs/{id}` latency from `--clients` keep-alive connections (the lean client, the server in a
+  process of its own). Baseline: `GET /healthz` (which also reads the database) under the same load.
 
-For SSE and GET, server and clients share one process (and its GIL), so those figures are lower bounds of a
-server alone; the ratios against the baselines, measured the same way, are what compare.
+For SSE, server and clients share one process (and its GIL), so those figures are upper bounds of a server
+alone's latency.
 
 PostgreSQL: --postgres URL, else $PLUE_BENCH_POSTGRES_URL or $PLUE_TEST_POSTGRES_URL,
 else postgresql://postgres@127.0.0.1:5432/test; each run uses a temporary schema.
@@ -39,7 +40,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,51 +112,6 @@ def serve(app: FastAPI) -> Iterator[str]:
 
 
 # --- helpers --------------------------------------------------------------------------------
-
-
-Request = Callable[[httpx.Client, int], httpx.Response]
-
-
-def hammer(base_url: str, clients: int, count: int, request: Request) -> tuple[float, list[float]]:
-    """`count` requests from `clients` threads, each with its own client; the wall time and each latency."""
-    latencies: list[float] = []
-    failures: list[str] = []
-    lock = threading.Lock()
-    next_index = iter(range(count))
-
-    def work() -> None:
-        mine: list[float] = []
-        with httpx.Client(base_url=base_url, timeout=120) as client:
-            while True:
-                with lock:
-                    index = next(next_index, None)
-                if index is None:
-                    break
-                started = time.perf_counter()
-                response = request(client, index)
-                mine.append(time.perf_counter() - started)
-                if response.status_code >= 300:
-                    failures.append(f"{response.status_code} {response.text[:200]}")
-        with lock:
-            latencies.extend(mine)
-
-    threads = [threading.Thread(target=work) for _ in range(clients)]
-    started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    seconds = time.perf_counter() - started
-    if failures:
-        raise SystemExit(f"bench: {len(failures)} requests failed, first: {failures[0]}")
-    return seconds, latencies
-
-
-def healthz(client: httpx.Client, _index: int) -> httpx.Response:
-    return client.get("/healthz")
-
-
-# --- the measurements ---------------------------------------------------------------------
 
 
 @dataclass
@@ -379,18 +335,18 @@ def bench_sse(app: FastAPI, base_url: str, store: Store, setup: Setup) -> None:
     app.state.plue.streams = StreamSettings()
 
 
-def bench_get_run(base_url: str, store: Store, setup: Setup) -> None:
+def bench_get_run(store: Store, url: str, root: Path, repository_url: str, setup: Setup) -> None:
+    """`GET /api/runs/{id}` from `setup.clients` keep-alive connections to a `plue server` process of its own
+    (the lean client of the webhook figures, in this process: the server's GIL is its own)."""
     run_id = new_running_run(store)
-    headers = {"Authorization": f"Bearer {store.create_token(f'bench-{uuid.uuid4().hex[:8]}', 'read')}"}
-
-    def get_run(client: httpx.Client, _index: int) -> httpx.Response:
-        return client.get(f"/api/runs/{run_id}", headers=headers)
-
-    hammer(base_url, setup.clients, setup.clients, healthz)  # every client connected once before timing
+    token = store.create_token(f"bench-{uuid.uuid4().hex[:8]}", "read")
     rows = []
-    for label, request in (("baseline GET /healthz", healthz), ("GET /api/runs/{id}", get_run)):
-        seconds, latencies = hammer(base_url, setup.clients, setup.requests, request)
-        rows.append((label, setup.requests / seconds, percentile(latencies, 0.5), percentile(latencies, 0.99)))
+    with server_process(url, root, repository_url) as port:
+        for label, path in (("baseline GET /healthz", "/healthz"), ("GET /api/runs/{id}", f"/api/runs/{run_id}")):
+            request = f"GET {path} HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {token}\r\n\r\n".encode()
+            asyncio.run(blast(port, [request] * setup.clients * 2, setup.clients))  # every connection warm
+            seconds, latencies = asyncio.run(blast(port, [request] * setup.requests, setup.clients))
+            rows.append((label, setup.requests / seconds, percentile(latencies, 0.5), percentile(latencies, 0.99)))
     base = rows[0]
     for label, rate, p50, p99 in rows:
         line = (
@@ -415,9 +371,9 @@ def bench_backend(name: str, url: str, root: Path, setup: Setup) -> None:
     app = create_app(config, start_background=False)
     store: Store = app.state.plue.store
     bench_webhooks(app, store, url, root / "process", repository_url, sha, setup)
+    bench_get_run(store, url, root / "process-get", repository_url, setup)
     with serve(app) as base_url:
         bench_sse(app, base_url, store, setup)
-        bench_get_run(base_url, store, setup)
 
 
 # --- PostgreSQL ---------------------------------------------------------------------------
