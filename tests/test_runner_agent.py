@@ -8,9 +8,11 @@ waits by sleeping: tests wait for conditions with deadlines.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import io
 import json
 import os
+import platform
 import signal
 import subprocess
 import sys
@@ -750,6 +752,32 @@ def test_sigterm_drains_the_current_run_then_exits_0(state: ProtocolState, url: 
     (runner_record,) = state.runners.values()
     assert state.deregistered == [runner_record.id]
     assert list(work.iterdir()) == []
+
+
+_TGKILL = {"x86_64": 234, "aarch64": 131}.get(platform.machine())
+
+
+@pytest.mark.skipif(_TGKILL is None, reason="tgkill's system call number is known for x86_64 and aarch64 only")
+def test_a_sigterm_delivered_to_another_thread_still_drains(state: ProtocolState, url: str, tmp_path: Path) -> None:
+    """The kernel may hand a process's SIGTERM to any of its threads; Python runs the handler in the main
+    thread only when that thread runs, so a main thread asleep until notified would never drain."""
+    gate = tmp_path / "gate"
+    work = tmp_path / "work"
+    attempt_id = state.queue_claim(
+        plan_of(Step.bash("wait", cmd=f"touch started; while [ ! -e {gate} ]; do sleep 0.02; done; echo done"))
+    )
+    with runner_process(url, work, "--labels", "linux") as runner:
+        wait_for_start(work / str(attempt_id))
+        pid = runner.process.pid
+        others = [int(tid) for tid in os.listdir(f"/proc/{pid}/task") if int(tid) != pid]
+        assert others, "the runner has worker threads"
+        libc = ctypes.CDLL(None, use_errno=True)
+        assert libc.syscall(_TGKILL, pid, others[0], signal.SIGTERM) == 0, os.strerror(ctypes.get_errno())
+        wait_until(lambda: runner.said("stopping: the current runs finish first"), "the drain to begin")
+        gate.touch()
+        assert runner.wait() == 0
+    finished = state.finished(attempt_id)
+    assert finished is not None and finished.status is RunStatus.SUCCESS
 
 
 def test_a_second_sigterm_cancels_the_current_run(state: ProtocolState, url: str, tmp_path: Path) -> None:

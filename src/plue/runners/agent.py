@@ -68,6 +68,7 @@ from plue.validation import PlanInvalid
 REGISTER_TIMEOUT_SECONDS: Final = 60.0  # the first registration: then the server is taken to be unreachable
 FORCED_STOP_SECONDS: Final = 30.0  # after aborting on a fatal error, how long runs get to end
 DEREGISTER_SECONDS: Final = 5.0
+SIGNAL_CHECK_SECONDS: Final = 0.5  # how soon the main thread runs a signal handler at the latest
 BACKOFF_INITIAL_SECONDS: Final = 0.1
 BACKOFF_CAP_SECONDS: Final = 5.0
 LOG_EVERY_FAILURES: Final = 20  # a failing call is logged the first time, then every N times
@@ -196,7 +197,10 @@ class Agent:
                     or self._lost is not None
                     or (self._drain_reason is not None and not self._executions)
                 ):
-                    self._cond.wait()
+                    # With a timeout: Python runs signal handlers in this (the main) thread, and only when it
+                    # runs. A SIGTERM the kernel hands to another thread would otherwise wait, unhandled, for
+                    # the next notification (which a draining run may never send).
+                    self._cond.wait(SIGNAL_CHECK_SECONDS)
                 fatal, lost, drain = self._fatal, self._lost, self._drain_reason
                 self._lost = None
                 if fatal is not None:

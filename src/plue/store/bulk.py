@@ -4,10 +4,10 @@ SQLAlchemy turns an executemany with RETURNING into one multi-row INSERT whose t
 changes with the number of rows; psycopg parses each such statement anew (statements
 this long skip its cache) and every parameter goes through SQLAlchemy's processing in
 Python: together most of the time a webhook's group commit spends in this process. On
-PostgreSQL the rows go to the driver instead: psycopg's `executemany` sends one short
-statement (prepared once per connection) for every row in pipeline mode, one round
-trip, with JSON values handed to its dumpers. SQLite keeps SQLAlchemy's path (there
-the statement is cheap to parse and the database does the work in-process).
+PostgreSQL the rows go to the driver instead, as one array per column unnested by one
+statement whose text never changes (psycopg's executemany, in pipeline mode, cost more:
+its per-row results are handled in Python). SQLite keeps SQLAlchemy's path (there the
+statement is cheap to parse and the database does the work in-process).
 """
 
 from __future__ import annotations
@@ -16,14 +16,14 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, insert
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, Table, insert
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import JSON
 
 from plue.store.values import dump_json
 
-_statements: dict[tuple[str, tuple[str, ...], tuple[str, ...] | None, bool], str] = {}
+_statements: dict[tuple[str, tuple[str, ...], tuple[str, ...] | None, bool], str] = {}  # PostgreSQL's
 _statements_lock = threading.Lock()
 
 
@@ -85,53 +85,58 @@ def _insert_with_driver(
     skip_conflicts_on: Sequence[str] | None,
 ) -> list[int | None]:
     from psycopg import Connection as PsycopgConnection
-    from psycopg.types.json import Jsonb
 
     columns = tuple(rows[0])
-    sql = _statement(connection.dialect, table, columns, skip_conflicts_on, returning_ids)
+    conflict = None if skip_conflicts_on is None else tuple(skip_conflicts_on)
+    sql = _statement(connection.dialect, table, columns, conflict, returning_ids)
     json_columns = {name for name in columns if isinstance(table.c[name].type, JSON)}
-    params = [
-        {
-            name: (Jsonb(value, dumps=dump_json) if name in json_columns and value is not None else value)
-            for name, value in row.items()
-        }
-        for row in rows
+    # One array per column (psycopg writes lists of plain values as arrays in C); JSON as its text.
+    arrays = [
+        [None if row[name] is None else dump_json(row[name]) for row in rows]
+        if name in json_columns
+        else [row[name] for row in rows]
+        for name in columns
     ]
     dbapi_connection = connection.connection.dbapi_connection
     assert isinstance(dbapi_connection, PsycopgConnection)
     with dbapi_connection.cursor() as cursor:
-        cursor.executemany(sql, params, returning=returning_ids)
+        cursor.execute(sql, arrays)
         if not returning_ids:
             return []
-        ids: list[int | None] = []
-        while True:
-            row = cursor.fetchone()
-            ids.append(None if row is None else int(row[0]))
-            if not cursor.nextset():
-                break
-    return ids
+        returned = cursor.fetchall()
+    if conflict is None:
+        # Rows are inserted in the order of `rows` (ORDER BY the ordinality), each taking the next value of
+        # the id sequence: their ids, sorted, are in that order.
+        return [int(row_id) for row_id in sorted(row[0] for row in returned)]
+    ids = {tuple(row[1:]): int(row[0]) for row in returned}
+    return [ids.get(tuple(row[name] for name in conflict)) for row in rows]
 
 
 def _statement(
     dialect: Dialect,
     table: Table,
     columns: tuple[str, ...],
-    skip_conflicts_on: Sequence[str] | None,
+    conflict: tuple[str, ...] | None,
     returning_ids: bool,
 ) -> str:
-    """The INSERT for one row, as psycopg takes it (`%(name)s` placeholders), compiled once per shape."""
-    conflict = None if skip_conflicts_on is None else tuple(skip_conflicts_on)
+    """`INSERT … SELECT … FROM unnest(<one array per column>) WITH ORDINALITY ORDER BY ordinality`: one
+    statement whose text does not depend on the number of rows (psycopg parses it once, PostgreSQL
+    prepares it once per connection), rows inserted in the given order. Made once per shape."""
     key = (table.name, columns, conflict, returning_ids)
     with _statements_lock:
         known = _statements.get(key)
     if known is not None:
         return known
-    statement: Any = postgresql.insert(table).values({name: bindparam(name) for name in columns})
+    names = ", ".join(f'"{name}"' for name in columns)
+    arrays = ", ".join(f"%b::{table.c[name].type.compile(dialect=dialect)}[]" for name in columns)
+    sql = (
+        f'INSERT INTO "{table.name}" ({names}) SELECT {names} FROM unnest({arrays}) '
+        f'WITH ORDINALITY AS given({names}, "ordinality") ORDER BY "ordinality"'
+    )
     if conflict is not None:
-        statement = statement.on_conflict_do_nothing(index_elements=list(conflict))
+        sql += f" ON CONFLICT ({', '.join(f'{chr(34)}{name}{chr(34)}' for name in conflict)}) DO NOTHING"
     if returning_ids:
-        statement = statement.returning(table.c.id)
-    sql = str(statement.compile(dialect=dialect))
+        sql += " RETURNING id" + "".join(f', "{name}"' for name in conflict or ())
     with _statements_lock:
         _statements[key] = sql
     return sql
