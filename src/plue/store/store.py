@@ -278,6 +278,12 @@ class Store:
         with self._read() as connection:
             return runs.get_run(connection, run_id)
 
+    def get_run_with_usage(self, run_id: int) -> tuple[RunRecord, list[LlmUsageRecord]] | None:
+        """The run and every LLM call of it, read in one transaction (the API's run detail)."""
+        with self._read() as connection:
+            run = runs.get_run(connection, run_id)
+            return None if run is None else (run, usage.read_llm_usage(connection, run_id))
+
     def llm_usage(self, run_id: int) -> list[LlmUsageRecord]:
         """Every LLM call of the run, in the order they were stored."""
         with self._read() as connection:

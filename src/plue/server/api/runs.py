@@ -59,8 +59,10 @@ def list_runs(
 @router.get("/{run_id}", response_model=models.RunDetail, dependencies=[Depends(require("read"))])
 def get_run(run_id: int, store: StoreDep) -> models.RunDetail:
     """One run: its steps (every attempt), outputs and LLM usage."""
-    run = load_run(store, run_id)
-    return models.RunDetail.model_validate(run_detail(run, store.llm_usage(run_id)))
+    found = store.get_run_with_usage(run_id)
+    if found is None:
+        raise not_found(f"no run {run_id}")
+    return models.RunDetail.model_validate(run_detail(*found))
 
 
 @router.get("/{run_id}/logs", response_model=models.LogPage, dependencies=[Depends(require("read"))])
