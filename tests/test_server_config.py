@@ -385,3 +385,27 @@ def test_a_secret_scoped_to_an_unknown_repository_is_refused(tmp_path: Path) -> 
         f"{path}: secrets.X names repositories that are not configured: octo/nope",
         f"{path}: secrets.Y repositories must be a list of owner/name",
     ]
+
+
+def test_plue_server_prints_every_problem_on_its_own_line(tmp_path: Path) -> None:
+    """The CLI keeps a multi-line error's lines (escaping only what a terminal would act on)."""
+    import os
+    import subprocess
+    import sys
+
+    path = write_config(tmp_path, 'workers = "two"\ncatch_up = "sometimes"\n"bad\\u001b[31mkey" = 1\n')
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PLUE_")}
+    result = subprocess.run(
+        [sys.executable, "-m", "plue", "server", "--config", str(path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    lines = result.stderr.splitlines()
+    assert lines[0] == "plue: error: invalid server configuration:"
+    assert any(line.startswith("  - ") and "workers must be a whole number" in line for line in lines[1:])
+    assert any(line.startswith("  - ") and "catch_up must be one of" in line for line in lines[1:])
+    assert "\\x0a" not in result.stderr and "\x1b" not in result.stderr
+    assert any("\\x1b[31m" in line for line in lines)  # the escape in the key, shown, not obeyed

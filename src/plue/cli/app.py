@@ -30,8 +30,9 @@ DEBUG_ENV = "PLUE_DEBUG"
 
 
 def fail(message: str) -> None:
-    """Print `plue: error: message` on stderr."""
-    click.echo(f"plue: error: {clean(message)}", err=True)
+    """Print `plue: error: message` on stderr; a message of several lines (a list of problems) keeps them."""
+    lines = message.splitlines() or [""]
+    click.echo("\n".join(["plue: error: " + clean(lines[0]), *(clean(line) for line in lines[1:])]), err=True)
 
 
 # name -> (module, attribute): imported on first use, so each command pays only for what it needs.
