@@ -158,6 +158,23 @@ def raw_request(port: int, head: bytes, body: bytes = b"") -> bytes:
         return received
 
 
+def test_a_large_delivery_is_decided_in_a_thread_with_the_same_outcome(site: Site) -> None:
+    """Past `INLINE_DECIDE_MAX_BYTES` the payload is parsed and decided off the event loop: same answers."""
+    sha = site.upstream.push({"ci.plue.py": ON_PUSH})
+    payload = push_payload(site.upstream.name, sha)
+    small = site.deliver(json.dumps(payload).encode(), delivery="small-1")  # the tree and plan are remembered now
+    payload["padding"] = "x" * (webhooks.INLINE_DECIDE_MAX_BYTES + 1)
+    body = json.dumps(payload).encode()
+    large = site.deliver(body, delivery="large-1")
+    assert small.status_code == large.status_code == 202
+    assert large.json()["outcome"] == "queued" and len(large.json()["runs"]) == 1
+    assert site.deliver(body, delivery="large-1").json()["duplicate"] is True
+    broken = site.deliver(body[:-1], delivery="large-2")
+    assert broken.status_code == 400 and "not valid JSON" in broken.json()["detail"]
+    stored = site.store.get_delivery("large-1")
+    assert stored is not None and stored.payload is not None and len(stored.payload["padding"]) > 512 * 1024
+
+
 def test_a_declared_oversized_body_is_refused_without_being_read(site: Site) -> None:
     head = (
         b"POST /webhooks/github HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"

@@ -24,12 +24,16 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from plue.server.api.state import ServerState, server_state
 from plue.server.deliveries import MAX_BODY_BYTES, DeliveryRefused, decode_body, verify_signature
+from plue.server.ingest import PreparedDelivery
 from plue.store import StoreUnavailable
 
 # GitHub sends GUIDs; other senders use numbers. Anything else is not a delivery id.
 DELIVERY_ID_RE: Final = re.compile(r"[A-Za-z0-9._:-]{1,200}\Z")
 EVENT_NAME_RE: Final = re.compile(r"[a-z_]{1,64}\Z")
 WEBHOOK_PATH: Final = "/webhooks/github"
+# Deliveries up to this size may be decided on the event loop (a push is typically 5-30 KiB); walking a
+# larger payload there would hold up every other request, so it is decided in a thread.
+INLINE_DECIDE_MAX_BYTES: Final = 512 * 1024
 
 router = APIRouter(tags=["webhooks"])
 
@@ -88,7 +92,14 @@ async def take_delivery(request: Request, state: ServerState) -> Response:
         verify_signature(state.config.webhook_secrets, body, request.headers.get("x-hub-signature-256"))
         event_name = required_header(request, "X-GitHub-Event", EVENT_NAME_RE)
         delivery_id = required_header(request, "X-GitHub-Delivery", DELIVERY_ID_RE)
-        payload = decode_body(body, request.headers.get("content-type"))
+        # Deciding a small delivery may run on the event loop; a huge payload is parsed and walked in a
+        # thread, so the loop serves the other requests meanwhile.
+        small = len(body) <= INLINE_DECIDE_MAX_BYTES
+        content_type = request.headers.get("content-type")
+        if small:
+            payload = decode_body(body, content_type)
+        else:
+            payload = await anyio.to_thread.run_sync(decode_body, body, content_type)
     except DeliveryRefused as refused:
         return _error(refused.status, refused.reason)
     ingestor = state.ingestor
@@ -102,9 +113,12 @@ async def take_delivery(request: Request, state: ServerState) -> Response:
             # only, which a thread would not run any sooner under the GIL, and a hand-off costs latency);
             # else in a thread (git, the sandbox). The commit is waited for without a thread, so deliveries
             # waiting for their group commit do not tie up the thread pool.
-            prepared = ingestor.prepare_from_memory(event_name, delivery_id, payload)
-            if prepared is None:
-                prepared = await anyio.to_thread.run_sync(ingestor.prepare, event_name, delivery_id, payload)
+            remembered = ingestor.prepare_from_memory(event_name, delivery_id, payload) if small else None
+            prepared: PreparedDelivery = (
+                remembered
+                if remembered is not None
+                else await anyio.to_thread.run_sync(ingestor.prepare, event_name, delivery_id, payload)
+            )
             record, created = await state.deliveries.record(prepared.delivery)
             result = ingestor.finish(prepared, record, created)
     except StoreUnavailable as exc:
