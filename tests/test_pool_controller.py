@@ -236,3 +236,24 @@ def test_the_thread_ticks_and_stops(store: Store, db_url: str, local: LocalBacke
         controller.stop()
     assert len(controller.decisions()) == 2
     assert controller.status()["last_error"] is None
+
+
+def test_a_standby_controller_creates_nothing_until_it_leads(
+    store: Store, db_url: str, local: LocalBackend, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two servers on one database: the controller without the pool's leadership stands by, then takes over."""
+    pool = PoolSpec("cpu", labels=(), min_idle=1, max_runners=1)
+    settings = PoolSettings(server_url="http://127.0.0.1:9", interval_seconds=0.05, pools=(pool,))
+    env = {"DB_URL": db_url, "PIDS": str(tmp_path / "pids")}
+    with Store.open(url=db_url) as elsewhere:
+        held = elsewhere.leadership("pool")
+        assert held.hold()  # the other server runs the pool
+        controller = PoolController(store, settings, local, runner_env=env, leader=store.leadership("pool").hold)
+        assert controller.tick() == [] and controller.tick() == []
+        assert local.list() == [] and controller.status()["leader"] is False
+        capsys.readouterr()
+        show_status(Output(), controller.status())
+        assert "standby: another server sharing this database runs the pool" in capsys.readouterr().out
+        held.release()  # that server stopped
+        [created] = controller.tick()
+        assert created.action == "create" and controller.status()["leader"] is True

@@ -80,6 +80,8 @@ def show_status(out: Output, data: Mapping[str, Any], decision_count: int = DEFA
         f"looks every {_number(data.get('interval_seconds'))} s; last look "
         f"{when(_float(data.get('last_tick_at')), relative=out.is_terminal)}"
     )
+    if data.get("leader") is False:
+        out.line("standby: another server sharing this database runs the pool; this one takes over if it stops")
     if data.get("last_error"):
         out.line(f"last look failed: {data['last_error']}")
     out.line()

@@ -480,7 +480,10 @@ class PoolController:
         *,
         start_timeout: float = START_TIMEOUT_SECONDS,
         runner_env: Mapping[str, str] | None = None,
+        leader: Callable[[], bool] | None = None,
     ) -> None:
+        """`leader()` says whether this process runs the pool now, among the servers sharing the database
+        (None: it always does); a standby ticks only to ask again."""
         if not settings.server_url:
             raise ValueError("the pool controller needs the server URL runners dial (settings.server_url)")
         self.store = store
@@ -490,6 +493,8 @@ class PoolController:
         self.clock = clock
         self.start_timeout = start_timeout
         self.runner_env = dict(runner_env or {})
+        self.leader = leader
+        self._leading = leader is None
         self._decisions: deque[DecisionRecord] = deque(maxlen=KEPT_DECISIONS)
         self._survey: Survey | None = None
         self._last_tick_at: float | None = None
@@ -549,6 +554,20 @@ class PoolController:
                 return []
 
     def _tick(self) -> list[DecisionRecord]:
+        if self.leader is not None:
+            leading = self.leader()
+            if leading != self._leading:
+                log.info(
+                    "pool controller: %s",
+                    "this server now runs the pool"
+                    if leading
+                    else "another server on this database runs the pool: this one stands by",
+                )
+            with self._lock:
+                self._leading = leading
+                self._last_tick_at = self.clock()
+            if not leading:
+                return []
         pools = self.settings.pools
         runners = list(self.store.list_runners(include_gone=True))
         demand = dict(self.store.queue_demand())
@@ -651,7 +670,7 @@ class PoolController:
         with self._lock:
             seen = self._survey
             decisions = list(self._decisions)
-            last_tick_at, last_error = self._last_tick_at, self._last_error
+            last_tick_at, last_error, leading = self._last_tick_at, self._last_error, self._leading
             now = self.clock()
             holds = {pool: hold.until for pool, hold in self._holds.items() if hold.until > now}
         counts = {counts.name: counts for counts in seen.pools} if seen is not None else {}
@@ -676,6 +695,7 @@ class PoolController:
             )
         return {
             "enabled": True,
+            "leader": leading,  # False: another server sharing the database runs the pool; this one stands by
             "backend": self.backend.name,
             "server_url": self.server_url,
             "interval_seconds": self.settings.interval_seconds,

@@ -22,8 +22,10 @@ from plue.runners.backends import LocalBackend, RunnerBackend, runner_environmen
 from plue.runners.pool import PoolController
 from plue.server.api.state import ServerState
 from plue.server.config import ServerConfig
+from plue.store import Leadership
 
 EXTRAS_KEY: Final = "pool"
+LEADERSHIP_KEY: Final = "pool-leadership"
 WILDCARD_HOSTS: Final = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}
 
 log = logging.getLogger(__name__)
@@ -72,7 +74,10 @@ def start_pool(state: ServerState, *, server_url: str | None = None) -> PoolCont
         return None
     settings = replace(config.pool, server_url=server_url or runner_server_url(config))
     backend = build_backend(config)
-    controller = PoolController(state.store, settings, backend)
+    # Servers sharing a database would each grow the pool: one runs it, the others stand by to take over.
+    leadership = state.store.leadership("pool")
+    controller = PoolController(state.store, settings, backend, leader=leadership.hold)
+    state.extras[LEADERSHIP_KEY] = leadership
     controller.start()
     state.extras[EXTRAS_KEY] = controller
     log.info(
@@ -93,4 +98,7 @@ def stop_pool(state: ServerState) -> None:
     close = getattr(controller.backend, "close", None)
     if callable(close):
         close()
+    leadership = state.extras.pop(LEADERSHIP_KEY, None)
+    if isinstance(leadership, Leadership):
+        leadership.release()  # a standby server takes the pool over at its next look
     log.info("pool controller stopped")

@@ -12,12 +12,15 @@ epoch seconds. Modules: `database` (URLs, engines, pragmas), `models` (tables),
 for the server: `queue` (enqueue, claim), `deliveries` (webhook dedupe), `schedules`
 (each cron tick once), `tokens` (API tokens) and `notify` (run change notifications:
 PostgreSQL LISTEN/NOTIFY, in-process on SQLite); for runner agents: `runners`
-(registration, heartbeats, the reaper) and `attempts` (claims, fenced event batches).
+(registration, heartbeats, the reaper) and `attempts` (claims, fenced event batches);
+`leader` (one process at a time for a job, such as the pool controller) and `bulk`
+(many rows in one statement).
 """
 
 from plue.store.attempts import BatchRefused, RunnerDraining, RunnerGone
 from plue.store.database import URL_ENV
 from plue.store.errors import StoreError, StoreUnavailable
+from plue.store.leader import Leadership
 from plue.store.logs import LogLineTuple
 from plue.store.models import (
     ATTEMPT_STATUSES,
@@ -64,6 +67,7 @@ __all__ = [
     "Claim",
     "DeliveryRecord",
     "HeartbeatAnswer",
+    "Leadership",
     "LlmUsageRecord",
     "LogLineTuple",
     "LogRecord",

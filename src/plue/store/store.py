@@ -33,6 +33,7 @@ from plue.store import (
 )
 from plue.store.database import WRITE_OPTION, make_engine, resolve_url, write_lock
 from plue.store.errors import StoreError, StoreUnavailable
+from plue.store.leader import Leadership
 from plue.store.logs import LogLineTuple
 from plue.store.records import (
     AttemptRecord,
@@ -277,6 +278,13 @@ class Store:
     def get_run(self, run_id: int) -> RunRecord | None:
         with self._read() as connection:
             return runs.get_run(connection, run_id)
+
+    def leadership(self, name: str) -> Leadership:
+        """The role `name` (letters and dashes) that one process at a time holds among those sharing this
+        database (see `plue.store.leader`)."""
+        if not name or not all(char.isascii() and (char.isalpha() or char == "-") for char in name):
+            raise ValueError(f"a leadership name is letters and dashes, not {name!r}")
+        return Leadership(self._engine, self._engine.url, name)
 
     def get_run_with_usage(self, run_id: int) -> tuple[RunRecord, list[LlmUsageRecord]] | None:
         """The run and every LLM call of it, read in one transaction (the API's run detail)."""
