@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 from process_support import wait_until
 from sqlalchemy import create_engine, text
-from test_store_support import db_url, store
+from test_store_support import db_url, postgres_schema_url, store
 
 from plue.store import Store
 
@@ -70,9 +70,17 @@ def test_a_holder_killed_with_sigkill_frees_the_role(db_url: str, store: Store) 
             holder.wait()
 
 
-def test_postgresql_a_holder_whose_session_ends_gives_the_role_up(db_url: str, store: Store, other: Store) -> None:
-    if not db_url.startswith("postgresql"):
-        pytest.skip("sessions are PostgreSQL's")
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    yield from postgres_schema_url()
+
+
+def test_postgresql_a_holder_whose_session_ends_gives_the_role_up(pg_url: str) -> None:
+    with Store.open(url=pg_url) as store, Store.open(url=pg_url) as other:
+        _session_ends(pg_url, store, other)
+
+
+def _session_ends(db_url: str, store: Store, other: Store) -> None:
     first, second = store.leadership("pool"), other.leadership("pool")
     assert first.hold() is True
     engine = create_engine(db_url)
