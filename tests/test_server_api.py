@@ -16,7 +16,7 @@ from server_support import bearer, make_config, serve
 
 from plue.plan import content_hash
 from plue.server.app import create_app
-from plue.store import Store, process_owner
+from plue.store import NewDelivery, Store, process_owner
 from plue.store.records import NewRun
 
 PLAN: dict[str, Any] = {
@@ -298,15 +298,17 @@ def test_dispatch_queues_a_manual_run_at_the_ref_with_typed_inputs(api: Api) -> 
 def test_deliveries_are_listed_newest_first(api: Api) -> None:
     for number in range(3):
         api.store.record_delivery(
-            f"delivery-{number}",
-            event="push",
-            action=None,
-            repository="octo/app",
-            payload={"n": number},
-            outcome="ignored",
-            reason="no workflow matched",
-            runs=[],
-            received_at=time.time(),
+            NewDelivery(
+                f"delivery-{number}",
+                event="push",
+                action=None,
+                repository="octo/app",
+                payload={"n": number},
+                outcome="ignored",
+                reason="no workflow matched",
+                runs=(),
+                received_at=time.time(),
+            )
         )
     first = api.client.get("/api/deliveries", params={"limit": 2}, headers=api.read).json()
     assert [item["delivery_id"] for item in first["deliveries"]] == ["delivery-2", "delivery-1"]

@@ -10,7 +10,7 @@ from test_store_deliveries import PAYLOAD, new_run
 from test_store_support import db_url, store
 
 from plue.server.delivery_batcher import DeliveryBatcher
-from plue.store import Store
+from plue.store import NewDelivery, Store
 
 __all__ = ["db_url", "store"]  # fixtures
 
@@ -18,15 +18,7 @@ __all__ = ["db_url", "store"]  # fixtures
 def deliver(batcher: DeliveryBatcher, delivery_id: str, outcome: str | None = None) -> Any:
     runs = [new_run("CI")]
     return batcher.record_delivery(
-        delivery_id,
-        event="push",
-        action=None,
-        repository="octo/hello",
-        payload=PAYLOAD,
-        outcome=outcome or "queued",
-        reason=None,
-        runs=runs,
-        received_at=1.0,
+        NewDelivery(delivery_id, "push", None, "octo/hello", PAYLOAD, outcome or "queued", None, tuple(runs), 1.0)
     )
 
 

@@ -9,7 +9,7 @@ from test_store_queue import queued
 from test_store_support import db_url, run_python, start_all, store
 
 from plue.plan import content_hash
-from plue.store import NewRun, Store, process_owner
+from plue.store import NewDelivery, NewRun, Store, process_owner
 from plue.store import runs as run_queries
 from plue.store.queue import CANCELLED_WHILE_QUEUED
 
@@ -103,15 +103,17 @@ def test_a_cancel_requested_while_the_group_is_busy_is_applied(store: Store) -> 
 def test_a_delivery_queues_grouped_runs_and_supersedes(store: Store) -> None:
     before = store.enqueue(grouped("deploy"))
     delivery, created = store.record_delivery(
-        "d-1",
-        event="push",
-        action=None,
-        repository="octo/hello",
-        payload={},
-        outcome="queued",
-        reason=None,
-        runs=[grouped("deploy"), grouped("docs"), grouped(None, name="Lint")],
-        received_at=1.0,
+        NewDelivery(
+            "d-1",
+            event="push",
+            action=None,
+            repository="octo/hello",
+            payload={},
+            outcome="queued",
+            reason=None,
+            runs=(grouped("deploy"), grouped("docs"), grouped(None, name="Lint")),
+            received_at=1.0,
+        )
     )
     assert created
     deploy, docs, lint = delivery.run_ids

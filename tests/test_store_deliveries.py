@@ -43,7 +43,8 @@ def record(store: Store, delivery_id: str, runs: list[NewRun], **kwargs: Any) ->
         "runs": runs,
         "received_at": 1000.0,
     }
-    return store.record_delivery(delivery_id, **{**values, **kwargs})
+    given = {**values, **kwargs}
+    return store.record_delivery(NewDelivery(delivery_id, **{**given, "runs": tuple(given["runs"])}))
 
 
 def test_a_delivery_queues_its_runs(store: Store) -> None:
@@ -120,7 +121,7 @@ def test_list_deliveries_newest_first_by_pages(store: Store) -> None:
 
 RECORDER = """
 import sys
-from plue.store import NewRun, Store
+from plue.store import NewDelivery, NewRun, Store
 
 plan = {"name": "CI", "steps": [{"id": "test"}, {"id": "build"}]}
 runs = [
@@ -131,10 +132,10 @@ runs = [
 with Store.open(url=sys.argv[1]) as store:
     print("ready", flush=True)
     sys.stdin.readline()
-    delivery, created = store.record_delivery(
+    delivery, created = store.record_delivery(NewDelivery(
         "raced", event="push", action=None, repository="octo/hello", payload={"after": "c" * 40},
-        outcome="queued", reason=None, runs=runs, received_at=float(sys.argv[2]),
-    )
+        outcome="queued", reason=None, runs=tuple(runs), received_at=float(sys.argv[2]),
+    ))
     print(int(created), " ".join(map(str, delivery.run_ids)), flush=True)
 """
 

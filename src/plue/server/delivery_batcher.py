@@ -18,11 +18,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Sequence
 from concurrent.futures import Future
-from typing import Any, Final
+from typing import Final
 
-from plue.store import DeliveryRecord, NewDelivery, NewRun, Store, StoreUnavailable
+from plue.store import DeliveryRecord, NewDelivery, Store, StoreUnavailable
 
 MAX_BATCH: Final = 64  # deliveries per transaction at most (statement size, latency of the first)
 
@@ -46,21 +45,8 @@ class DeliveryBatcher:
     def get_delivery(self, delivery_id: str) -> DeliveryRecord | None:
         return self.store.get_delivery(delivery_id)
 
-    def record_delivery(
-        self,
-        delivery_id: str,
-        *,
-        event: str,
-        action: str | None,
-        repository: str | None,
-        payload: dict[str, Any] | None,
-        outcome: str,
-        reason: str | None,
-        runs: Sequence[NewRun],
-        received_at: float,
-    ) -> tuple[DeliveryRecord, bool]:
+    def record_delivery(self, item: NewDelivery) -> tuple[DeliveryRecord, bool]:
         """As `Store.record_delivery`; returns once the delivery (or the earlier one) is committed."""
-        item = NewDelivery(delivery_id, event, action, repository, payload, outcome, reason, tuple(runs), received_at)
         return self.submit(item).result()
 
     async def record(self, item: NewDelivery) -> tuple[DeliveryRecord, bool]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Protocol
@@ -43,19 +43,7 @@ class DeliveryRecorder(Protocol):
 
     def get_delivery(self, delivery_id: str) -> DeliveryRecord | None: ...
 
-    def record_delivery(
-        self,
-        delivery_id: str,
-        *,
-        event: str,
-        action: str | None,
-        repository: str | None,
-        payload: dict[str, Any] | None,
-        outcome: str,
-        reason: str | None,
-        runs: Sequence[NewRun],
-        received_at: float,
-    ) -> tuple[DeliveryRecord, bool]: ...
+    def record_delivery(self, item: NewDelivery) -> tuple[DeliveryRecord, bool]: ...
 
 
 @dataclass(frozen=True)
@@ -123,18 +111,7 @@ class Ingestor:
     ) -> IngestResult:
         """`note` leads the recorded reason (a redelivery says which delivery it repeats)."""
         prepared = self.prepare(event_name, delivery_id, payload, note=note)
-        item = prepared.delivery
-        record, created = self.store.record_delivery(
-            item.delivery_id,
-            event=item.event,
-            action=item.action,
-            repository=item.repository,
-            payload=item.payload,
-            outcome=item.outcome,
-            reason=item.reason,
-            runs=item.runs,
-            received_at=item.received_at,
-        )
+        record, created = self.store.record_delivery(prepared.delivery)
         return self.finish(prepared, record, created)
 
     def prepare_from_memory(

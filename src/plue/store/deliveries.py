@@ -22,38 +22,17 @@ from sqlalchemy.dialects import postgresql, sqlite
 from plue.store import bulk, queue
 from plue.store import runs as run_queries
 from plue.store.models import DELIVERY_OUTCOMES, deliveries
-from plue.store.records import DeliveryRecord, NewDelivery, NewRun
+from plue.store.records import DeliveryRecord, NewDelivery
 from plue.store.values import clean_json, clean_optional, clean_text
 
 
-def record_delivery(
-    connection: Connection,
-    delivery_id: str,
-    *,
-    event: str,
-    action: str | None,
-    repository: str | None,
-    payload: dict[str, Any] | None,
-    outcome: str,
-    reason: str | None,
-    runs: Sequence[NewRun],
-    received_at: float,
-) -> tuple[DeliveryRecord, bool]:
+def record_delivery(connection: Connection, item: NewDelivery) -> tuple[DeliveryRecord, bool]:
     """(the delivery, True) with its runs queued; (the earlier delivery, False) if the id was seen before."""
-    if outcome not in DELIVERY_OUTCOMES:
-        raise ValueError(f"a delivery's outcome is one of {', '.join(DELIVERY_OUTCOMES)}, not {outcome!r}")
-    delivery_id = clean_text(delivery_id)
-    values = {
-        "delivery_id": delivery_id,
-        "event": clean_text(event),
-        "action": clean_optional(action),
-        "repository": clean_optional(repository),
-        "received_at": received_at,
-        "outcome": outcome,
-        "reason": clean_optional(reason),
-        "run_ids": [],
-        "payload": clean_json(payload),
-    }
+    if item.outcome not in DELIVERY_OUTCOMES:
+        raise ValueError(f"a delivery's outcome is one of {', '.join(DELIVERY_OUTCOMES)}, not {item.outcome!r}")
+    values = _values(item)
+    delivery_id = values["delivery_id"]
+    runs = item.runs
     dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
     inserted = connection.execute(
         dialect.insert(deliveries)
@@ -70,19 +49,7 @@ def record_delivery(
     if run_ids:
         connection.execute(update(deliveries).where(deliveries.c.id == inserted).values(run_ids=run_ids))
     # Built from what was just written rather than read back: one query less on the webhook's hot path.
-    created = DeliveryRecord(
-        id=int(inserted),
-        delivery_id=delivery_id,
-        event=values["event"],
-        action=values["action"],
-        repository=values["repository"],
-        received_at=received_at,
-        outcome=outcome,
-        reason=values["reason"],
-        run_ids=tuple(run_ids),
-        payload=values["payload"],
-    )
-    return created, True
+    return _built(int(inserted), values, tuple(run_ids)), True
 
 
 def record_deliveries(

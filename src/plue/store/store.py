@@ -366,37 +366,14 @@ class Store:
 
     # --- webhook deliveries --------------------------------------------------------------
 
-    def record_delivery(
-        self,
-        delivery_id: str,
-        *,
-        event: str,
-        action: str | None,
-        repository: str | None,
-        payload: dict[str, Any] | None,
-        outcome: str,
-        reason: str | None,
-        runs: Sequence[NewRun],
-        received_at: float,
-    ) -> tuple[DeliveryRecord, bool]:
+    def record_delivery(self, item: NewDelivery) -> tuple[DeliveryRecord, bool]:
         """Record a delivery and queue its runs in one transaction: `(delivery, True)`.
 
         A delivery id seen before (also one being recorded right now by another process)
         queues nothing and gives `(the first delivery, False)`.
         """
         with self._write() as connection:
-            return deliveries.record_delivery(
-                connection,
-                delivery_id,
-                event=event,
-                action=action,
-                repository=repository,
-                payload=payload,
-                outcome=outcome,
-                reason=reason,
-                runs=runs,
-                received_at=received_at,
-            )
+            return deliveries.record_delivery(connection, item)
 
     def record_deliveries(self, items: Sequence[NewDelivery]) -> list[tuple[DeliveryRecord, bool]]:
         """`record_delivery` for several deliveries in one transaction (a group commit), in a few
