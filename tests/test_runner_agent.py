@@ -732,12 +732,17 @@ def test_plue_runner_bad_usage(tmp_path: Path) -> None:
     assert result.returncode == 2 and "needs a token" in result.stderr
 
 
-def test_sigterm_drains_the_current_run_then_exits_0(state: ProtocolState, url: str, tmp_path: Path) -> None:
+def queue_gated_run(state: ProtocolState, tmp_path: Path) -> tuple[Path, Path, int]:
+    """A run whose step waits until the gate file exists: (the gate, the runner's work dir, the attempt id)."""
     gate = tmp_path / "gate"
-    work = tmp_path / "work"
     attempt_id = state.queue_claim(
         plan_of(Step.bash("wait", cmd=f"touch started; while [ ! -e {gate} ]; do sleep 0.02; done; echo done"))
     )
+    return gate, tmp_path / "work", attempt_id
+
+
+def test_sigterm_drains_the_current_run_then_exits_0(state: ProtocolState, url: str, tmp_path: Path) -> None:
+    gate, work, attempt_id = queue_gated_run(state, tmp_path)
     with runner_process(url, work, "--labels", "linux") as runner:
         wait_for_start(work / str(attempt_id))
         runner.process.send_signal(signal.SIGTERM)
@@ -761,11 +766,7 @@ _TGKILL = {"x86_64": 234, "aarch64": 131}.get(platform.machine())
 def test_a_sigterm_delivered_to_another_thread_still_drains(state: ProtocolState, url: str, tmp_path: Path) -> None:
     """The kernel may hand a process's SIGTERM to any of its threads; Python runs the handler in the main
     thread only when that thread runs, so a main thread asleep until notified would never drain."""
-    gate = tmp_path / "gate"
-    work = tmp_path / "work"
-    attempt_id = state.queue_claim(
-        plan_of(Step.bash("wait", cmd=f"touch started; while [ ! -e {gate} ]; do sleep 0.02; done; echo done"))
-    )
+    gate, work, attempt_id = queue_gated_run(state, tmp_path)
     with runner_process(url, work, "--labels", "linux") as runner:
         wait_for_start(work / str(attempt_id))
         pid = runner.process.pid

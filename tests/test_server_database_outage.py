@@ -13,12 +13,11 @@ from pathlib import Path
 import httpx
 import pytest
 from ingest_support import Upstream, push_payload
-from server_support import serve, sign
+from server_support import make_config, serve, sign
 from sqlalchemy.engine import make_url
 from test_store_support import postgres_schema_url
 
 from plue.server.app import create_app
-from plue.server.config import RepositoryConfig, ServerConfig
 from plue.store import Store
 
 SECRET = "webhook secret"
@@ -97,11 +96,8 @@ def test_a_database_outage_answers_503_and_the_redelivery_queues_once(pg_url: st
     url = direct.set(port=cable.port).render_as_string(hide_password=False)
     upstream = Upstream(tmp_path / "remote")
     sha = upstream.push({"ci.plue.py": ON_PUSH})
-    config = ServerConfig(
-        database_url=url,
-        data_dir=tmp_path / "data",
-        webhook_secrets=(SECRET.encode(),),
-        repositories={upstream.name: RepositoryConfig(upstream.name, upstream.url)},
+    config = make_config(
+        tmp_path / "data", {upstream.name: upstream.url}, database_url=url, webhook_secrets=(SECRET.encode(),)
     )
     body = json.dumps(push_payload(upstream.name, sha)).encode()
 

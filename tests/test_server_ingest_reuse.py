@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from ingest_support import Upstream, issues_payload, push_payload
+from server_support import make_config
 
 from plue.events import build_context_data, parse_event
 from plue.registry import Registry
@@ -127,12 +128,7 @@ def test_a_delivery_is_prepared_from_memory_only_when_nothing_else_is_needed(
     `prepare` does."""
     upstream = Upstream(tmp_path / "remote")
     sha = upstream.push({"lint.plue.py": NO_CTX, "build.plue.py": WITH_CTX})
-    config = ServerConfig(
-        database_url=None,
-        data_dir=tmp_path / "data",
-        webhook_secrets=(b"s",),
-        repositories={upstream.name: RepositoryConfig(upstream.name, upstream.url)},
-    )
+    config = make_config(tmp_path / "data", {upstream.name: upstream.url})
     with Store.open(url=config.store_url) as store:
         ingestor = Ingestor(config, store, Mirrors.from_config(config), evaluator)
         payload = push_payload(upstream.name, sha)

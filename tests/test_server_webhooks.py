@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 from ingest_support import Upstream, push_payload
-from server_support import RunningServer, serve, sign
+from server_support import RunningServer, make_config, serve, sign
 
 from plue.server import webhooks
 from plue.server.app import create_app
@@ -210,12 +210,7 @@ def test_the_declared_route_answers_as_the_fast_path_and_is_documented(tmp_path:
     from fastapi import FastAPI
 
     upstream = Upstream(tmp_path / "remote")
-    config = ServerConfig(
-        database_url=None,
-        data_dir=tmp_path / "data",
-        webhook_secrets=(SECRET.encode(),),
-        repositories={upstream.name: RepositoryConfig(upstream.name, upstream.url)},
-    )
+    config = make_config(tmp_path / "data", {upstream.name: upstream.url}, webhook_secrets=(SECRET.encode(),))
     store = Store.open(url=config.store_url)
     sha = upstream.push({"ci.plue.py": ON_PUSH})
     body = json.dumps(push_payload(upstream.name, sha)).encode()
