@@ -31,7 +31,6 @@ Usage: uv run python bench/runners.py [--latency-runs 50] [--drain-runs 200] [--
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import shutil
@@ -41,19 +40,17 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 import httpx
-import uvicorn
-from fastapi import FastAPI
 from support.postgres import DEFAULT_POSTGRES, drop_schema, postgres_schema
+from support.serving import serve
 from support.webhooks import REPOSITORY, SECRET, make_upstream, percentile, push_body, signed_headers
 
 from plue import Plan, Step
@@ -61,7 +58,6 @@ from plue.server.api.state import ServerState, wake_workers
 from plue.server.app import create_app
 from plue.server.config import PoolSettings, PoolSpec, ServerConfig
 from plue.server.pool_service import stop_pool
-from plue.server.queue_signal import queue_signal
 from plue.store import NewRun, RunRecord, Store
 
 FINISHED: Final = frozenset({"success", "failed", "cancelled", "interrupted"})
@@ -398,36 +394,6 @@ def bench_executors(db: Database, setup: Setup) -> None:
 
 
 # --- 3. pool scale-up -------------------------------------------------------------------------------------
-
-
-class _Server(uvicorn.Server):
-    def __init__(self, config: uvicorn.Config) -> None:
-        super().__init__(config)
-        self.ready = threading.Event()
-
-    async def startup(self, sockets: Any = None) -> None:
-        await super().startup(sockets)
-        self.ready.set()
-
-    def install_signal_handlers(self) -> None:  # the thread cannot take signals
-        pass
-
-
-@contextmanager
-def serve(app: FastAPI, port: int) -> Iterator[str]:
-    """Run `app` (its lifespan too: workers, pool) under uvicorn in a thread on 127.0.0.1:`port`; its URL."""
-    server = _Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=lambda: asyncio.run(server.serve()), name="bench-server", daemon=True)
-    thread.start()
-    if not server.ready.wait(60) or not server.started:
-        server.should_exit = True
-        raise SystemExit("bench: the server did not start")
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        queue_signal(app.state.plue).close()  # waiting claims would hold the shutdown up
-        server.should_exit = True
-        thread.join(60)
 
 
 def scale_up(db: Database, index: int, *, pooled: bool, size: int) -> float:

@@ -47,9 +47,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
 from fastapi import FastAPI
 from support.postgres import DEFAULT_POSTGRES, drop_schema, postgres_schema
+from support.serving import serve
 from support.webhooks import REPOSITORY, SECRET, make_upstream, percentile, push_body, signed_headers
 
 from plue.server.api.state import StreamSettings
@@ -76,39 +76,6 @@ PLAN: dict[str, Any] = {
     ],
     "triggers": [],
 }
-
-
-# --- a server in a thread ----------------------------------------------------------------
-
-
-class _Server(uvicorn.Server):
-    def __init__(self, config: uvicorn.Config) -> None:
-        super().__init__(config)
-        self.ready = threading.Event()
-
-    async def startup(self, sockets: Any = None) -> None:
-        await super().startup(sockets)
-        self.ready.set()
-
-    def install_signal_handlers(self) -> None:  # the thread cannot take signals
-        pass
-
-
-@contextmanager
-def serve(app: FastAPI) -> Iterator[str]:
-    """Run `app` under uvicorn in a thread on 127.0.0.1 port 0; its base URL."""
-    server = _Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=lambda: asyncio.run(server.serve()), name="bench-server", daemon=True)
-    thread.start()
-    if not server.ready.wait(30) or not server.started:
-        server.should_exit = True
-        raise SystemExit("bench: the server did not start")
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(30)
 
 
 # --- helpers --------------------------------------------------------------------------------
