@@ -20,17 +20,15 @@ import os
 import threading
 
 from sqlalchemy import Connection, Engine, text
-from sqlalchemy.engine import URL
 from sqlalchemy.exc import SQLAlchemyError
 
 
 class Leadership:
     """Whether this process holds the role `name` among the processes sharing the database; thread-safe."""
 
-    def __init__(self, engine: Engine, url: URL, name: str) -> None:
+    def __init__(self, engine: Engine, name: str) -> None:
         self.name = name
         self._engine = engine
-        self._url = url
         self._lock = threading.Lock()
         self._session: Connection | None = None  # PostgreSQL: the connection whose session holds the lock
         self._fd: int | None = None  # SQLite: the locked file
@@ -84,7 +82,7 @@ class Leadership:
     def _hold_file(self) -> bool:
         if self._fd is not None:
             return True
-        database = self._url.database
+        database = self._engine.url.database
         if not database or database == ":memory:" or database.startswith("file:"):
             return True  # a database private to this process
         path = f"{database}.{self.name}.lock"

@@ -284,7 +284,7 @@ class Store:
         database (see `plue.store.leader`)."""
         if not name or not all(char.isascii() and (char.isalpha() or char == "-") for char in name):
             raise ValueError(f"a leadership name is letters and dashes, not {name!r}")
-        return Leadership(self._engine, self._engine.url, name)
+        return Leadership(self._engine, name)
 
     def get_run_with_usage(self, run_id: int) -> tuple[RunRecord, list[LlmUsageRecord]] | None:
         """The run and every LLM call of it, read in one transaction (the API's run detail)."""
